@@ -1,0 +1,58 @@
+# spark-ds developer entry points. `make demo` and `make test` are the README's two commands.
+SHELL := /bin/bash
+ROOT := $(abspath .)
+VENV ?= $(ROOT)/.venv
+PY := $(VENV)/bin/python
+SERVICES := $(ROOT)/integration/services.sh
+PYTEST_ARGS ?=
+
+.PHONY: setup python wheels install demo test lint rust-test py-test services-up services-down bench bench-smoke clean
+
+## setup: Python env, wheels built and installed into it
+setup: python wheels install
+
+python:
+	@bash integration/scripts/bootstrap-python.sh
+
+wheels: python
+	@bash integration/scripts/build-wheels.sh
+
+install: python
+	@$(VENV)/bin/pip install --quiet --force-reinstall --no-deps $(ROOT)/dist/spark_ds_*.whl
+
+## demo: set up, start the embedded default services, run the main job
+demo: setup
+	@$(SERVICES) up
+	@$(PY) integration/demo/main_job.py
+
+## test: every gate CI runs (lint, Rust tests, services, end-to-end tests)
+test: setup lint services-up rust-test py-test
+
+lint: python
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+rust-test:
+	cargo test --workspace
+
+py-test:
+	$(VENV)/bin/pytest integration/tests $(PYTEST_ARGS)
+
+services-up:
+	@$(SERVICES) up
+
+services-down:
+	@$(SERVICES) down
+
+## bench: the benchmark suite (never part of `make test`)
+bench: setup services-up
+	@bash integration/bench/run.sh
+
+bench-smoke: setup services-up
+	@bash integration/bench/run.sh --smoke
+
+clean:
+	rm -rf target dist

@@ -1,0 +1,50 @@
+"""spark-ds-cassandra: the `cassandra` data source for Apache Spark, with a Rust core.
+
+Importing this package is cheap and cannot fail on a healthy PySpark 4 install: Spark's
+static registration imports it and picks up `DefaultSource`. The native module loads only
+inside the methods that run on the driver's planner and on executors.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ._shared.errors import (
+    AuthError,
+    ConfigError,
+    DataError,
+    InternalError,
+    PermanentError,
+    RateLimitedError,
+    SparkDsError,
+    TransientError,
+)
+from .datasource import CassandraDataSource
+from .lookup import join_with_cassandra_table
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+DefaultSource = CassandraDataSource
+__version__ = "0.1.0"
+
+
+def register(spark: SparkSession) -> None:
+    """Registers the `cassandra` format in a session started before the package was installed."""
+    spark.dataSource.register(CassandraDataSource)
+
+
+__all__ = [
+    "AuthError",
+    "CassandraDataSource",
+    "ConfigError",
+    "DataError",
+    "DefaultSource",
+    "InternalError",
+    "PermanentError",
+    "RateLimitedError",
+    "SparkDsError",
+    "TransientError",
+    "join_with_cassandra_table",
+    "register",
+]

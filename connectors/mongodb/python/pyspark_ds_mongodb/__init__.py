@@ -1,0 +1,47 @@
+"""spark-ds-mongodb: the `mongodb` data source for Apache Spark.
+
+Importing this package is cheap and cannot fail on a healthy PySpark 4 install: Spark's
+static registration imports it and picks up `DefaultSource`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ._shared.errors import (
+    AuthError,
+    ConfigError,
+    DataError,
+    InternalError,
+    PermanentError,
+    RateLimitedError,
+    SparkDsError,
+    TransientError,
+)
+from .datasource import MongoDBDataSource
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+DefaultSource = MongoDBDataSource
+__version__ = "0.1.0"
+
+
+def register(spark: SparkSession) -> None:
+    """Registers the `mongodb` format in a session started before the package was installed."""
+    spark.dataSource.register(MongoDBDataSource)
+
+
+__all__ = [
+    "AuthError",
+    "ConfigError",
+    "DataError",
+    "DefaultSource",
+    "InternalError",
+    "PermanentError",
+    "RateLimitedError",
+    "SparkDsError",
+    "TransientError",
+    "MongoDBDataSource",
+    "register",
+]
