@@ -1,0 +1,11 @@
+//! Cassandra/ScyllaDB logic of spark-ds: options, schema and type mapping, token-range
+//! planning, filter pushdown, Arrow reads and writes, key lookups. No Python here.
+
+pub mod options;
+pub mod to_arrow;
+pub mod types;
+
+pub use options::{Config, OPTIONS};
+
+/// System name used in every error.
+pub const SYSTEM: &str = "cassandra";

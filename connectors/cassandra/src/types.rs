@@ -1,0 +1,405 @@
+//! CQL types ↔ Spark-compatible Arrow types, Spark DDL and CQL type names.
+//!
+//! The Arrow layout mirrors what pyspark's `to_arrow_type` produces, because Spark checks the
+//! first batch's schema for strict equality: list items are named `element`, maps are
+//! `entries` structs of a non-null `key` and a nullable `value`, everything else nullable.
+
+use std::sync::Arc;
+
+use arrow_schema::{DataType, Field, FieldRef, Fields, TimeUnit};
+use scylla::cluster::metadata::{CollectionType, ColumnType, NativeType};
+use spark_ds_core::{Error, Result};
+
+use crate::SYSTEM;
+
+/// Precision and scale of CQL `decimal` in Arrow/Spark.
+pub const DECIMAL_PRECISION: u8 = 38;
+pub const DECIMAL_SCALE: i8 = 18;
+
+/// The list item field Spark expects.
+pub fn list_item(data_type: DataType) -> FieldRef {
+    Arc::new(Field::new("element", data_type, true))
+}
+
+/// The map entries field Spark expects.
+pub fn map_entries(key: DataType, value: DataType) -> FieldRef {
+    Arc::new(Field::new(
+        "entries",
+        DataType::Struct(Fields::from(vec![
+            Field::new("key", key, false),
+            Field::new("value", value, true),
+        ])),
+        false,
+    ))
+}
+
+/// The struct a CQL `duration` becomes.
+pub fn duration_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("months", DataType::Int32, true),
+        Field::new("days", DataType::Int32, true),
+        Field::new("nanoseconds", DataType::Int64, true),
+    ])
+}
+
+/// The Arrow type of a CQL type.
+pub fn arrow_type(typ: &ColumnType<'_>) -> DataType {
+    match typ {
+        ColumnType::Native(n) => native_arrow_type(n),
+        ColumnType::Collection { typ, .. } => match typ {
+            CollectionType::List(e) | CollectionType::Set(e) => {
+                DataType::List(list_item(arrow_type(e)))
+            }
+            CollectionType::Map(k, v) => {
+                DataType::Map(map_entries(arrow_type(k), arrow_type(v)), false)
+            }
+            _ => DataType::Utf8,
+        },
+        ColumnType::Vector { typ, .. } => DataType::List(list_item(arrow_type(typ))),
+        ColumnType::UserDefinedType { definition, .. } => DataType::Struct(Fields::from(
+            definition
+                .field_types
+                .iter()
+                .map(|(name, t)| Field::new(name.as_ref(), arrow_type(t), true))
+                .collect::<Vec<_>>(),
+        )),
+        ColumnType::Tuple(items) => DataType::Struct(Fields::from(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, t)| Field::new(format!("_{}", i + 1), arrow_type(t), true))
+                .collect::<Vec<_>>(),
+        )),
+        _ => DataType::Utf8,
+    }
+}
+
+fn native_arrow_type(n: &NativeType) -> DataType {
+    match n {
+        NativeType::Ascii
+        | NativeType::Text
+        | NativeType::Inet
+        | NativeType::Uuid
+        | NativeType::Timeuuid => DataType::Utf8,
+        NativeType::BigInt | NativeType::Counter | NativeType::Time => DataType::Int64,
+        NativeType::Int => DataType::Int32,
+        NativeType::SmallInt => DataType::Int16,
+        NativeType::TinyInt => DataType::Int8,
+        NativeType::Varint => DataType::Decimal128(DECIMAL_PRECISION, 0),
+        NativeType::Decimal => DataType::Decimal128(DECIMAL_PRECISION, DECIMAL_SCALE),
+        NativeType::Float => DataType::Float32,
+        NativeType::Double => DataType::Float64,
+        NativeType::Boolean => DataType::Boolean,
+        NativeType::Blob => DataType::Binary,
+        NativeType::Date => DataType::Date32,
+        NativeType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        NativeType::Duration => DataType::Struct(duration_fields()),
+        _ => DataType::Utf8,
+    }
+}
+
+/// The CQL spelling of a type, for messages and DDL.
+pub fn cql_name(typ: &ColumnType<'_>) -> String {
+    match typ {
+        ColumnType::Native(n) => native_cql_name(n).to_string(),
+        ColumnType::Collection { frozen, typ } => {
+            let inner = match typ {
+                CollectionType::List(e) => format!("list<{}>", cql_name(e)),
+                CollectionType::Set(e) => format!("set<{}>", cql_name(e)),
+                CollectionType::Map(k, v) => format!("map<{}, {}>", cql_name(k), cql_name(v)),
+                _ => "collection".into(),
+            };
+            if *frozen {
+                format!("frozen<{inner}>")
+            } else {
+                inner
+            }
+        }
+        ColumnType::Vector { typ, dimensions } => {
+            format!("vector<{}, {dimensions}>", cql_name(typ))
+        }
+        ColumnType::UserDefinedType { frozen, definition } => {
+            if *frozen {
+                format!("frozen<{}>", definition.name)
+            } else {
+                definition.name.to_string()
+            }
+        }
+        ColumnType::Tuple(items) => {
+            format!(
+                "tuple<{}>",
+                items.iter().map(cql_name).collect::<Vec<_>>().join(", ")
+            )
+        }
+        _ => "unknown".into(),
+    }
+}
+
+fn native_cql_name(n: &NativeType) -> &'static str {
+    match n {
+        NativeType::Ascii => "ascii",
+        NativeType::Boolean => "boolean",
+        NativeType::Blob => "blob",
+        NativeType::Counter => "counter",
+        NativeType::Date => "date",
+        NativeType::Decimal => "decimal",
+        NativeType::Double => "double",
+        NativeType::Duration => "duration",
+        NativeType::Float => "float",
+        NativeType::Int => "int",
+        NativeType::BigInt => "bigint",
+        NativeType::Text => "text",
+        NativeType::Timestamp => "timestamp",
+        NativeType::Inet => "inet",
+        NativeType::SmallInt => "smallint",
+        NativeType::TinyInt => "tinyint",
+        NativeType::Time => "time",
+        NativeType::Timeuuid => "timeuuid",
+        NativeType::Uuid => "uuid",
+        NativeType::Varint => "varint",
+        _ => "unknown",
+    }
+}
+
+/// Spark's DDL spelling of an Arrow type (as produced by [`arrow_type`] or sent by Spark).
+pub fn spark_type(dt: &DataType) -> String {
+    match dt {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => "STRING".into(),
+        DataType::Int64 => "BIGINT".into(),
+        DataType::Int32 => "INT".into(),
+        DataType::Int16 => "SMALLINT".into(),
+        DataType::Int8 => "TINYINT".into(),
+        DataType::Float32 => "FLOAT".into(),
+        DataType::Float64 => "DOUBLE".into(),
+        DataType::Boolean => "BOOLEAN".into(),
+        DataType::Binary | DataType::LargeBinary | DataType::BinaryView => "BINARY".into(),
+        DataType::Date32 => "DATE".into(),
+        DataType::Timestamp(_, Some(_)) => "TIMESTAMP".into(),
+        DataType::Timestamp(_, None) => "TIMESTAMP_NTZ".into(),
+        DataType::Decimal128(p, s) => format!("DECIMAL({p},{s})"),
+        DataType::List(f) | DataType::LargeList(f) => {
+            format!("ARRAY<{}>", spark_type(f.data_type()))
+        }
+        DataType::Map(entries, _) => match entries.data_type() {
+            DataType::Struct(kv) if kv.len() == 2 => {
+                format!(
+                    "MAP<{}, {}>",
+                    spark_type(kv[0].data_type()),
+                    spark_type(kv[1].data_type())
+                )
+            }
+            _ => "MAP<STRING, STRING>".into(),
+        },
+        DataType::Struct(fields) => format!(
+            "STRUCT<{}>",
+            fields
+                .iter()
+                .map(|f| format!("{}: {}", spark_ident(f.name()), spark_type(f.data_type())))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        other => format!("{other}"),
+    }
+}
+
+/// A Spark identifier, back-quoted when it is not a plain word.
+pub fn spark_ident(name: &str) -> String {
+    if !name.is_empty()
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+    {
+        name.to_string()
+    } else {
+        format!("`{}`", name.replace('`', "``"))
+    }
+}
+
+/// `name TYPE, …` for a list of fields.
+pub fn spark_ddl(fields: &Fields) -> String {
+    fields
+        .iter()
+        .map(|f| format!("{} {}", spark_ident(f.name()), spark_type(f.data_type())))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The CQL column type for an Arrow column of a table created from a DataFrame.
+/// `nested` types are frozen (Cassandra requires it inside collections).
+pub fn cql_type_for_arrow(column: &str, dt: &DataType, nested: bool) -> Result<String> {
+    let frozen = |s: String| if nested { format!("frozen<{s}>") } else { s };
+    Ok(match dt {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => "text".into(),
+        DataType::Int64 => "bigint".into(),
+        DataType::Int32 => "int".into(),
+        DataType::Int16 => "smallint".into(),
+        DataType::Int8 => "tinyint".into(),
+        DataType::Float32 => "float".into(),
+        DataType::Float64 => "double".into(),
+        DataType::Boolean => "boolean".into(),
+        DataType::Binary | DataType::LargeBinary | DataType::BinaryView => "blob".into(),
+        DataType::Date32 => "date".into(),
+        DataType::Timestamp(_, _) => "timestamp".into(),
+        DataType::Decimal128(_, 0) => "varint".into(),
+        DataType::Decimal128(_, _) => "decimal".into(),
+        DataType::List(f) | DataType::LargeList(f) => frozen(format!(
+            "list<{}>",
+            cql_type_for_arrow(column, f.data_type(), true)?
+        )),
+        DataType::Map(entries, _) => match entries.data_type() {
+            DataType::Struct(kv) if kv.len() == 2 => frozen(format!(
+                "map<{}, {}>",
+                cql_type_for_arrow(column, kv[0].data_type(), true)?,
+                cql_type_for_arrow(column, kv[1].data_type(), true)?
+            )),
+            _ => return Err(unsupported_create(column, dt)),
+        },
+        DataType::Struct(fields) => format!(
+            "frozen<tuple<{}>>",
+            fields
+                .iter()
+                .map(|f| cql_type_for_arrow(column, f.data_type(), true))
+                .collect::<Result<Vec<_>>>()?
+                .join(", ")
+        ),
+        _ => return Err(unsupported_create(column, dt)),
+    })
+}
+
+fn unsupported_create(column: &str, dt: &DataType) -> Error {
+    Error::config(
+        SYSTEM,
+        format!(
+            "createTable: column `{column}` has Arrow type {dt}, which has no CQL column type here; create the table yourself"
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use scylla::cluster::metadata::UserDefinedType;
+
+    fn native(n: NativeType) -> ColumnType<'static> {
+        ColumnType::Native(n)
+    }
+
+    #[test]
+    fn scalar_map() {
+        let cases = [
+            (NativeType::Ascii, "STRING"),
+            (NativeType::Text, "STRING"),
+            (NativeType::Uuid, "STRING"),
+            (NativeType::Timeuuid, "STRING"),
+            (NativeType::Inet, "STRING"),
+            (NativeType::BigInt, "BIGINT"),
+            (NativeType::Counter, "BIGINT"),
+            (NativeType::Time, "BIGINT"),
+            (NativeType::Int, "INT"),
+            (NativeType::SmallInt, "SMALLINT"),
+            (NativeType::TinyInt, "TINYINT"),
+            (NativeType::Varint, "DECIMAL(38,0)"),
+            (NativeType::Decimal, "DECIMAL(38,18)"),
+            (NativeType::Float, "FLOAT"),
+            (NativeType::Double, "DOUBLE"),
+            (NativeType::Boolean, "BOOLEAN"),
+            (NativeType::Blob, "BINARY"),
+            (NativeType::Date, "DATE"),
+            (NativeType::Timestamp, "TIMESTAMP"),
+            (
+                NativeType::Duration,
+                "STRUCT<months: INT, days: INT, nanoseconds: BIGINT>",
+            ),
+        ];
+        for (n, ddl) in cases {
+            assert_eq!(spark_type(&arrow_type(&native(n.clone()))), ddl, "{n:?}");
+        }
+        assert_eq!(
+            arrow_type(&native(NativeType::Timestamp)),
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+        );
+    }
+
+    #[test]
+    fn nested_map_like_pyspark() {
+        let udt = ColumnType::UserDefinedType {
+            frozen: true,
+            definition: Arc::new(UserDefinedType {
+                name: "addr".into(),
+                keyspace: "ks".into(),
+                field_types: vec![
+                    ("street".into(), native(NativeType::Text)),
+                    ("no".into(), native(NativeType::Int)),
+                ],
+            }),
+        };
+        let t = ColumnType::Collection {
+            frozen: false,
+            typ: CollectionType::Map(
+                Box::new(native(NativeType::Text)),
+                Box::new(ColumnType::Collection {
+                    frozen: true,
+                    typ: CollectionType::List(Box::new(udt)),
+                }),
+            ),
+        };
+        let dt = arrow_type(&t);
+        assert_eq!(
+            spark_type(&dt),
+            "MAP<STRING, ARRAY<STRUCT<street: STRING, no: INT>>>"
+        );
+        let DataType::Map(entries, sorted) = &dt else {
+            panic!()
+        };
+        assert!(!sorted && entries.name() == "entries" && !entries.is_nullable());
+        let DataType::Struct(kv) = entries.data_type() else {
+            panic!()
+        };
+        assert_eq!((kv[0].name().as_str(), kv[0].is_nullable()), ("key", false));
+        assert_eq!(
+            (kv[1].name().as_str(), kv[1].is_nullable()),
+            ("value", true)
+        );
+        let DataType::List(item) = kv[1].data_type() else {
+            panic!()
+        };
+        assert_eq!(item.name(), "element");
+        assert_eq!(cql_name(&t), "map<text, frozen<list<frozen<addr>>>>");
+        let tuple = ColumnType::Tuple(vec![native(NativeType::Int), native(NativeType::Text)]);
+        assert_eq!(
+            spark_type(&arrow_type(&tuple)),
+            "STRUCT<_1: INT, _2: STRING>"
+        );
+        let vector = ColumnType::Vector {
+            typ: Box::new(native(NativeType::Float)),
+            dimensions: 3,
+        };
+        assert_eq!(spark_type(&arrow_type(&vector)), "ARRAY<FLOAT>");
+        assert_eq!(cql_name(&vector), "vector<float, 3>");
+    }
+
+    #[test]
+    fn ddl_quotes_odd_names() {
+        let fields = Fields::from(vec![
+            Field::new("id", DataType::Int32, true),
+            Field::new("Odd Name", DataType::Utf8, true),
+        ]);
+        assert_eq!(spark_ddl(&fields), "id INT, `Odd Name` STRING");
+    }
+
+    #[test]
+    fn create_table_types() {
+        let dt = DataType::List(list_item(DataType::Map(
+            map_entries(DataType::Utf8, DataType::Int64),
+            false,
+        )));
+        assert_eq!(
+            cql_type_for_arrow("c", &dt, false).unwrap(),
+            "list<frozen<map<text, bigint>>>"
+        );
+        assert_eq!(
+            cql_type_for_arrow("c", &DataType::Decimal128(10, 2), false).unwrap(),
+            "decimal"
+        );
+        assert!(cql_type_for_arrow("c", &DataType::Null, false).is_err());
+    }
+}
