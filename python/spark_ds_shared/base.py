@@ -24,11 +24,11 @@ class NativeBacked:
     """Loads the package's native module lazily, once per process, and routes its logs."""
 
     _native_module: str = ""
-    options: dict[str, str]
 
     def native(self) -> ModuleType:
         module = importlib.import_module(self._native_module)
-        level = self.options.get("loglevel") if hasattr(self, "options") else None
+        options: Mapping[str, str] = getattr(self, "options", {})
+        level = options.get("loglevel")
         logs.ensure_handler(level)
         if level:
             module.set_log_level(level)

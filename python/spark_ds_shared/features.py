@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 import sys
-from functools import lru_cache
+from functools import cache
 
 
 def _has(module: str, name: str) -> bool:
@@ -14,25 +14,25 @@ def _has(module: str, name: str) -> bool:
         return False
 
 
-@lru_cache(maxsize=None)
+@cache
 def has_arrow_writer() -> bool:
     """``DataSourceArrowWriter`` (Spark 4.0+)."""
     return _has("pyspark.sql.datasource", "DataSourceArrowWriter")
 
 
-@lru_cache(maxsize=None)
+@cache
 def has_filter_pushdown() -> bool:
     """``pushFilters`` and the filter classes (Spark 4.1+)."""
     return _has("pyspark.sql.datasource", "EqualTo")
 
 
-@lru_cache(maxsize=None)
+@cache
 def has_stream_arrow_writer() -> bool:
     """``DataSourceStreamArrowWriter`` (Spark 4.1+)."""
     return _has("pyspark.sql.datasource", "DataSourceStreamArrowWriter")
 
 
-@lru_cache(maxsize=None)
+@cache
 def has_admission_control() -> bool:
     """``ReadLimit`` and ``latestOffset(start, limit)`` (Spark 4.2+)."""
     return _has("pyspark.sql.streaming.datasource", "ReadLimit")

@@ -28,7 +28,7 @@ _OPS = {
 }
 
 
-class Unencodable(ValueError):
+class UnencodableError(ValueError):
     """The filter has a value or shape the native planner does not take."""
 
 
@@ -47,14 +47,14 @@ def encode_value(value: Any) -> Any:
         return {"$dec": str(value)}
     if isinstance(value, (bytes, bytearray)):
         return {"$bin": bytes(value).hex()}
-    raise Unencodable(type(value).__name__)
+    raise UnencodableError(type(value).__name__)
 
 
 def encode_filter(flt: Any) -> dict[str, Any]:
     op = _OPS.get(type(flt).__name__)
-    attribute = getattr(flt, "attribute", ())
+    attribute: tuple[str, ...] = getattr(flt, "attribute", ())
     if op is None or len(attribute) != 1:
-        raise Unencodable(type(flt).__name__)
+        raise UnencodableError(type(flt).__name__)
     encoded: dict[str, Any] = {"op": op, "column": attribute[0]}
     if op == "in":
         encoded["values"] = [encode_value(v) for v in flt.value]
@@ -70,7 +70,7 @@ def encode_filters(filters: list[Any]) -> tuple[str, list[int]]:
     for index, flt in enumerate(filters):
         try:
             encoded.append(encode_filter(flt))
-        except Unencodable:
+        except UnencodableError:
             continue
         positions.append(index)
     return json.dumps(encoded), positions

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from pyspark.sql.datasource import DataSourceReader, InputPartition
@@ -23,8 +23,8 @@ class CassandraReader(NativeBacked, DataSourceReader):
 
     _native_module = "pyspark_ds_cassandra._native"
 
-    def __init__(self, options: dict[str, str], columns: list[str]) -> None:
-        self.options = options
+    def __init__(self, options: Mapping[str, str], columns: list[str]) -> None:
+        self.options = dict(options)
         self.columns = columns
         self.pushdown_state: str | None = None
 

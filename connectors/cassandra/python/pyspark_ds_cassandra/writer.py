@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from pyspark import TaskContext
@@ -34,7 +34,7 @@ def _row_batches(rows: Iterator[Any], schema: StructType) -> Iterator[Any]:
     names = schema.fieldNames()
     chunk: list[dict[str, Any]] = []
     for row in rows:
-        chunk.append(dict(zip(names, row)))
+        chunk.append(dict(zip(names, row, strict=True)))
         if len(chunk) >= _ROWS_PER_BATCH:
             yield pa.RecordBatch.from_pylist(chunk, schema=arrow_schema)
             chunk = []
@@ -47,8 +47,8 @@ class _CassandraWriteTask(NativeBacked):
 
     _native_module = "pyspark_ds_cassandra._native"
 
-    def __init__(self, options: dict[str, str], schema: StructType) -> None:
-        self.options = options
+    def __init__(self, options: Mapping[str, str], schema: StructType) -> None:
+        self.options = dict(options)
         self.schema = schema
 
     def prepare(self, overwrite: bool) -> None:
@@ -61,9 +61,8 @@ class _CassandraWriteTask(NativeBacked):
         writer = native.open_writer(self.options, _arrow_schema(self.schema))
         try:
             for batch in batches:
-                if not isinstance(batch, pa.RecordBatch):
-                    batch = pa.record_batch(batch)
-                writer.write(batch)
+                # Spark checks isinstance(pa.RecordBatch); other Arrow objects wrap zero-copy.
+                writer.write(batch if isinstance(batch, pa.RecordBatch) else pa.record_batch(batch))
             counters = dict(writer.finish())
         except BaseException:
             writer.abort()
@@ -94,7 +93,7 @@ _StreamBase: Any = features.stream_writer_base()
 
 
 class CassandraStreamWriter(_CassandraWriteTask, _StreamBase):  # type: ignore[misc]
-    """Each micro-batch is upserted: a replayed batch writes the same rows again, changing nothing."""
+    """Each micro-batch is upserted: a replayed batch rewrites the same rows, changing nothing."""
 
     def write(self, iterator: Iterator[Any]) -> WriterCommitMessage:
         if features.has_stream_arrow_writer():

@@ -38,10 +38,10 @@ __all__ = [
     "DataError",
     "DefaultSource",
     "InternalError",
+    "MongoDBDataSource",
     "PermanentError",
     "RateLimitedError",
     "SparkDsError",
     "TransientError",
-    "MongoDBDataSource",
     "register",
 ]

@@ -38,10 +38,10 @@ __all__ = [
     "DataError",
     "DefaultSource",
     "InternalError",
+    "MqttDataSource",
     "PermanentError",
     "RateLimitedError",
     "SparkDsError",
     "TransientError",
-    "MqttDataSource",
     "register",
 ]

@@ -39,9 +39,9 @@ __all__ = [
     "DefaultSource",
     "InternalError",
     "PermanentError",
+    "RabbitMQDataSource",
     "RateLimitedError",
     "SparkDsError",
     "TransientError",
-    "RabbitMQDataSource",
     "register",
 ]

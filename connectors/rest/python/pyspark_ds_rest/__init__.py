@@ -40,8 +40,8 @@ __all__ = [
     "InternalError",
     "PermanentError",
     "RateLimitedError",
+    "RestDataSource",
     "SparkDsError",
     "TransientError",
-    "RestDataSource",
     "register",
 ]

@@ -1,0 +1,118 @@
+"""Every way a user gets Cassandra wrong ends in a clear error naming the thing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cassandra_support import connector_options, cql_session, create_keyspace, unique
+
+pytestmark = pytest.mark.services
+
+
+@pytest.fixture(scope="module")
+def env(services_env) -> dict[str, Any]:
+    services_env(["cassandra"])
+    return services_env.data
+
+
+@pytest.fixture(scope="module")
+def keyspace(env) -> str:
+    session = cql_session(env)
+    name = unique("errors")
+    create_keyspace(session, name)
+    session.execute(f"CREATE TABLE {name}.people (id int PRIMARY KEY, name text, age int)")
+    session.cluster.shutdown()
+    return name
+
+
+def describe(options: dict[str, str]) -> Any:
+    from pyspark_ds_cassandra import _native
+
+    return _native.describe(options)
+
+
+def test_wrong_keyspace_is_named(env, keyspace) -> None:
+    from pyspark_ds_cassandra import SparkDsError
+
+    with pytest.raises(SparkDsError, match=r"keyspace `no_such_ks` does not exist"):
+        describe(connector_options(env, keyspace="no_such_ks", table="people"))
+
+
+def test_wrong_table_suggests_the_nearest(env, keyspace) -> None:
+    from pyspark_ds_cassandra import SparkDsError
+
+    with pytest.raises(SparkDsError, match=r"table .*peeple.* does not exist.*people"):
+        describe(connector_options(env, keyspace=keyspace, table="peeple"))
+
+
+def test_wrong_column_in_a_user_schema_is_named(spark, env, keyspace) -> None:
+    options = connector_options(env, keyspace=keyspace, table="people")
+    df = spark.read.format("cassandra").schema("id INT, nmae STRING").options(**options).load()
+    with pytest.raises(Exception, match=r"nmae"):
+        df.collect()
+
+
+def test_type_mismatch_on_write_names_column_and_types(spark, env, keyspace) -> None:
+    df = spark.createDataFrame([(1, "x", "not a number")], "id INT, name STRING, age STRING")
+    options = connector_options(env, keyspace=keyspace, table="people")
+    with pytest.raises(Exception, match=r"age") as caught:
+        df.write.format("cassandra").options(**options).mode("append").save()
+    assert "int" in str(caught.value).lower()
+
+
+def test_unknown_dataframe_column_on_write_is_named(spark, env, keyspace) -> None:
+    df = spark.createDataFrame([(1, "x", 3)], "id INT, name STRING, agee INT")
+    options = connector_options(env, keyspace=keyspace, table="people")
+    with pytest.raises(Exception, match=r"agee"):
+        df.write.format("cassandra").options(**options).mode("append").save()
+
+
+def test_unreachable_host_fails_fast_and_clearly(env) -> None:
+    from pyspark_ds_cassandra import TransientError
+
+    options = connector_options(
+        env, keyspace="k", table="t", port=1, connectTimeoutMs=2000, retryMaxAttempts=1
+    )
+    with pytest.raises(TransientError, match=r"127\.0\.0\.1"):
+        describe(options)
+
+
+def test_bad_credentials_are_an_auth_error_without_the_password(env, keyspace) -> None:
+    from pyspark_ds_cassandra import AuthError
+
+    options = connector_options(env, keyspace=keyspace, table="people")
+    options["password"] = "Wrong-Passw0rd-123"
+    with pytest.raises(AuthError) as caught:
+        describe(options)
+    assert "Wrong-Passw0rd-123" not in str(caught.value)
+
+
+def test_missing_table_option_is_a_config_error() -> None:
+    from pyspark_ds_cassandra import ConfigError
+
+    with pytest.raises(ConfigError, match=r"option `table` is required"):
+        describe({"keyspace": "k"})
+
+
+def test_tls_with_the_harness_ca_verifies_the_server(env, keyspace) -> None:
+    tls = env["cassandra"]["tls"]
+    options = connector_options(
+        env, keyspace=keyspace, table="people", ssl="true", sslCaCert=tls["ca_cert"]
+    )
+    _ddl, schema, partition_key, _clustering = describe(options)
+    assert partition_key == ["id"]
+    assert schema.names == ["id", "age", "name"]
+
+
+def test_tls_with_an_unknown_ca_is_refused(env, keyspace, tmp_path) -> None:
+    from pyspark_ds_cassandra import SparkDsError
+
+    bogus = tmp_path / "bogus-ca.pem"
+    bogus.write_text(Path(env["cassandra"]["tls"]["client_cert"]).read_text())
+    options = connector_options(
+        env, keyspace=keyspace, table="people", ssl="true", sslCaCert=str(bogus), retryMaxAttempts=1
+    )
+    with pytest.raises(SparkDsError):
+        describe(options)
