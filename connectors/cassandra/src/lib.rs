@@ -1,7 +1,9 @@
 //! Cassandra/ScyllaDB logic of spark-ds: options, schema and type mapping, token-range
 //! planning, filter pushdown, Arrow reads and writes, key lookups. No Python here.
 
+pub mod from_arrow;
 pub mod options;
+pub mod ring;
 pub mod to_arrow;
 pub mod types;
 
