@@ -80,7 +80,11 @@ impl Error {
         Error::new(ErrorKind::Config, system, "options", message)
     }
 
-    pub fn auth(system: &'static str, operation: impl Into<String>, message: impl AsRef<str>) -> Self {
+    pub fn auth(
+        system: &'static str,
+        operation: impl Into<String>,
+        message: impl AsRef<str>,
+    ) -> Self {
         Error::new(ErrorKind::Auth, system, operation, message)
     }
 
@@ -100,7 +104,11 @@ impl Error {
         Error::new(ErrorKind::Permanent, system, operation, message)
     }
 
-    pub fn data(system: &'static str, operation: impl Into<String>, message: impl AsRef<str>) -> Self {
+    pub fn data(
+        system: &'static str,
+        operation: impl Into<String>,
+        message: impl AsRef<str>,
+    ) -> Self {
         Error::new(ErrorKind::Data, system, operation, message)
     }
 
@@ -118,7 +126,12 @@ impl Error {
         retry_after: Option<Duration>,
         message: impl AsRef<str>,
     ) -> Self {
-        Error::new(ErrorKind::RateLimited { retry_after }, system, operation, message)
+        Error::new(
+            ErrorKind::RateLimited { retry_after },
+            system,
+            operation,
+            message,
+        )
     }
 
     pub fn kind(&self) -> ErrorKind {
@@ -169,7 +182,10 @@ mod tests {
     #[test]
     fn display_names_system_and_operation() {
         let e = Error::permanent("cassandra", "read ks.t", "table ks.t does not exist");
-        assert_eq!(e.to_string(), "[cassandra] read ks.t: table ks.t does not exist");
+        assert_eq!(
+            e.to_string(),
+            "[cassandra] read ks.t: table ks.t does not exist"
+        );
     }
 
     #[test]
@@ -189,7 +205,11 @@ mod tests {
 
     #[test]
     fn messages_are_redacted_on_construction() {
-        let e = Error::transient("mongodb", "connect", "mongodb://app:hunter2@db:27017 refused");
+        let e = Error::transient(
+            "mongodb",
+            "connect",
+            "mongodb://app:hunter2@db:27017 refused",
+        );
         assert!(!e.to_string().contains("hunter2"), "{e}");
         let e = e.with_context("after 3 attempts with mongodb://x:pw@h");
         assert!(!e.to_string().contains(":pw@"), "{e}");

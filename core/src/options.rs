@@ -53,7 +53,13 @@ pub struct OptionSpec {
 
 impl OptionSpec {
     pub const fn new(name: &'static str, kind: OptionType, doc: &'static str) -> Self {
-        OptionSpec { name, aliases: &[], kind, default: None, doc }
+        OptionSpec {
+            name,
+            aliases: &[],
+            kind,
+            default: None,
+            doc,
+        }
     }
 
     pub const fn default(mut self, value: &'static str) -> Self {
@@ -68,7 +74,10 @@ impl OptionSpec {
 
     fn matches(&self, lower_key: &str) -> bool {
         self.name.eq_ignore_ascii_case(lower_key)
-            || self.aliases.iter().any(|a| a.eq_ignore_ascii_case(lower_key))
+            || self
+                .aliases
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(lower_key))
     }
 }
 
@@ -120,7 +129,10 @@ impl OptionSpecs {
             if values.contains_key(spec.name) {
                 return Err(Error::config(
                     self.system,
-                    format!("option `{}` is given twice (once through an alias)", spec.name),
+                    format!(
+                        "option `{}` is given twice (once through an alias)",
+                        spec.name
+                    ),
                 ));
             }
             values.insert(spec.name, self.convert(spec, value)?);
@@ -130,7 +142,10 @@ impl OptionSpecs {
                 values.insert(spec.name, self.convert(spec, default)?);
             }
         }
-        Ok(Options { system: self.system, values })
+        Ok(Options {
+            system: self.system,
+            values,
+        })
     }
 
     fn convert(&self, spec: &OptionSpec, value: &str) -> Result<OptionValue> {
@@ -142,7 +157,12 @@ impl OptionSpecs {
             };
             Error::config(
                 self.system,
-                format!("option `{}`: expected {}, got {}", spec.name, spec.kind.expectation(), shown),
+                format!(
+                    "option `{}`: expected {}, got {}",
+                    spec.name,
+                    spec.kind.expectation(),
+                    shown
+                ),
             )
         };
         Ok(match spec.kind {
@@ -178,14 +198,27 @@ impl OptionSpecs {
         let nearest = self
             .specs
             .iter()
-            .flat_map(|s| std::iter::once(s.name).chain(s.aliases.iter().copied()).map(move |n| (s.name, n)))
-            .map(|(canonical, name)| (edit_distance(&key.to_lowercase(), &name.to_lowercase()), canonical))
+            .flat_map(|s| {
+                std::iter::once(s.name)
+                    .chain(s.aliases.iter().copied())
+                    .map(move |n| (s.name, n))
+            })
+            .map(|(canonical, name)| {
+                (
+                    edit_distance(&key.to_lowercase(), &name.to_lowercase()),
+                    canonical,
+                )
+            })
             .min_by_key(|(d, _)| *d);
         let hint = match nearest {
             Some((d, name)) if d <= key.len().max(3) / 2 + 1 => format!("; did you mean `{name}`?"),
             _ => format!(
                 "; known options: {}",
-                self.specs.iter().map(|s| s.name).collect::<Vec<_>>().join(", ")
+                self.specs
+                    .iter()
+                    .map(|s| s.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         };
         Error::config(self.system, format!("unknown option `{key}`{hint}"))
@@ -200,8 +233,18 @@ impl OptionSpecs {
                 let aliases: Vec<String> = spec.aliases.iter().map(|a| format!("`{a}`")).collect();
                 let _ = write!(name, " (also {})", aliases.join(", "));
             }
-            let default = spec.default.map(|d| format!("`{d}`")).unwrap_or_else(|| "–".into());
-            let _ = writeln!(out, "| {} | {} | {} ({}) |", name, default, spec.doc, spec.kind.expectation());
+            let default = spec
+                .default
+                .map(|d| format!("`{d}`"))
+                .unwrap_or_else(|| "–".into());
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} ({}) |",
+                name,
+                default,
+                spec.doc,
+                spec.kind.expectation()
+            );
         }
         out
     }
@@ -257,15 +300,21 @@ impl Options {
 
     /// A text option that must be present.
     pub fn required_text(&self, name: &str) -> Result<&str> {
-        self.text(name).filter(|s| !s.trim().is_empty()).ok_or_else(|| {
-            Error::config(self.system, format!("option `{name}` is required"))
-        })
+        self.text(name)
+            .filter(|s| !s.trim().is_empty())
+            .ok_or_else(|| Error::config(self.system, format!("option `{name}` is required")))
     }
 
     /// A comma-separated list option, items trimmed, empties dropped.
     pub fn list(&self, name: &str) -> Vec<String> {
         self.text(name)
-            .map(|s| s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect())
+            .map(|s| {
+                s.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -302,13 +351,24 @@ mod tests {
         "test",
         &[
             OptionSpec::new("table", OptionType::Text, "Table to read."),
-            OptionSpec::new("fetchSize", OptionType::Int { min: 1, max: 100_000 }, "Rows per page.")
-                .default("5000")
-                .aliases(&["spark.cassandra.input.fetch.sizeInRows"]),
+            OptionSpec::new(
+                "fetchSize",
+                OptionType::Int {
+                    min: 1,
+                    max: 100_000,
+                },
+                "Rows per page.",
+            )
+            .default("5000")
+            .aliases(&["spark.cassandra.input.fetch.sizeInRows"]),
             OptionSpec::new("password", OptionType::Secret, "Password."),
             OptionSpec::new("ssl", OptionType::Bool, "Use TLS.").default("false"),
-            OptionSpec::new("consistency", OptionType::Choice(&["ONE", "QUORUM"]), "Level.")
-                .default("ONE"),
+            OptionSpec::new(
+                "consistency",
+                OptionType::Choice(&["ONE", "QUORUM"]),
+                "Level.",
+            )
+            .default("ONE"),
         ],
     );
 
@@ -329,7 +389,10 @@ mod tests {
     fn aliases_resolve_to_the_canonical_name() {
         let o = parse(&[("spark.cassandra.input.fetch.sizeinrows", "7")]).unwrap();
         assert_eq!(o.int("fetchSize"), Some(7));
-        let twice = parse(&[("fetchSize", "1"), ("spark.cassandra.input.fetch.sizeInRows", "2")]);
+        let twice = parse(&[
+            ("fetchSize", "1"),
+            ("spark.cassandra.input.fetch.sizeInRows", "2"),
+        ]);
         assert!(twice.unwrap_err().message().contains("given twice"));
     }
 
@@ -337,9 +400,17 @@ mod tests {
     fn unknown_key_suggests_the_nearest() {
         let e = parse(&[("fetchsise", "1")]).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Config);
-        assert!(e.message().contains("did you mean `fetchSize`?"), "{}", e.message());
+        assert!(
+            e.message().contains("did you mean `fetchSize`?"),
+            "{}",
+            e.message()
+        );
         let e = parse(&[("zzzzzzzzzzzz", "1")]).unwrap_err();
-        assert!(e.message().contains("known options: table, fetchSize"), "{}", e.message());
+        assert!(
+            e.message().contains("known options: table, fetchSize"),
+            "{}",
+            e.message()
+        );
     }
 
     #[test]
@@ -353,7 +424,12 @@ mod tests {
         assert!(e.message().contains("`true` or `false`"));
         let e = parse(&[("consistency", "all")]).unwrap_err();
         assert!(e.message().contains("one of ONE, QUORUM"));
-        assert_eq!(parse(&[("consistency", "quorum")]).unwrap().text("consistency"), Some("QUORUM"));
+        assert_eq!(
+            parse(&[("consistency", "quorum")])
+                .unwrap()
+                .text("consistency"),
+            Some("QUORUM")
+        );
     }
 
     #[test]
@@ -367,13 +443,20 @@ mod tests {
     #[test]
     fn spark_keys_are_ignored_and_required_is_checked() {
         let o = parse(&[("path", "/x")]).unwrap();
-        assert!(o.required_text("table").unwrap_err().message().contains("`table` is required"));
+        assert!(
+            o.required_text("table")
+                .unwrap_err()
+                .message()
+                .contains("`table` is required")
+        );
     }
 
     #[test]
     fn markdown_table_lists_every_option() {
         let t = SPECS.markdown_table();
-        assert!(t.contains("| `fetchSize` (also `spark.cassandra.input.fetch.sizeInRows`) | `5000` |"));
+        assert!(
+            t.contains("| `fetchSize` (also `spark.cassandra.input.fetch.sizeInRows`) | `5000` |")
+        );
         assert_eq!(t.lines().count(), 2 + SPECS.specs().len());
     }
 }

@@ -119,7 +119,10 @@ mod tests {
     fn masks_registered_secrets() {
         let s = Secret::new("correct-horse-battery");
         assert_eq!(format!("{s} {s:?}"), "*** ***");
-        assert_eq!(redact("bad password correct-horse-battery!"), "bad password ***!");
+        assert_eq!(
+            redact("bad password correct-horse-battery!"),
+            "bad password ***!"
+        );
         assert_eq!(s.expose(), "correct-horse-battery");
     }
 

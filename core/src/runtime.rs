@@ -28,7 +28,9 @@ static RUNTIME: Mutex<Option<Owned>> = Mutex::new(None);
 /// The runtime for this process, built on first use (or first use after a fork).
 pub fn runtime() -> Result<&'static Runtime> {
     let pid = std::process::id();
-    let mut slot = RUNTIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut slot = RUNTIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Some(owned) = slot.as_ref() {
         if owned.pid == pid {
             return Ok(owned.runtime);
@@ -44,7 +46,13 @@ pub fn runtime() -> Result<&'static Runtime> {
         .thread_name("spark-ds-io")
         .enable_all()
         .build()
-        .map_err(|e| Error::internal("runtime", "start", format!("cannot start the I/O runtime: {e}")))?;
+        .map_err(|e| {
+            Error::internal(
+                "runtime",
+                "start",
+                format!("cannot start the I/O runtime: {e}"),
+            )
+        })?;
     // Leaked: lives for the process; an inherited runtime from before a fork is leaked too.
     let runtime: &'static Runtime = Box::leak(Box::new(runtime));
     *slot = Some(Owned { pid, runtime });
