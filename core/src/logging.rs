@@ -1,0 +1,84 @@
+//! Log naming and level parsing shared by every connector.
+//!
+//! Each connector logs under the target `spark_ds::<system>` so users can raise or lower one
+//! connector's verbosity (e.g. through the Python `logging` bridge) without touching others.
+
+use log::LevelFilter;
+
+use crate::error::{Error, Result};
+use crate::options::{OptionSpec, OptionType};
+
+/// The prefix of every spark-ds log target.
+pub const TARGET_PREFIX: &str = "spark_ds";
+
+/// The levels the `logLevel` option accepts.
+pub const LEVELS: &[&str] = &["off", "error", "warn", "info", "debug", "trace"];
+
+/// The `logLevel` option, for connectors to include in their option list.
+pub const LOG_LEVEL_OPTION: OptionSpec = OptionSpec::new(
+    "logLevel",
+    OptionType::Choice(LEVELS),
+    "Verbosity of the connector's own log messages.",
+)
+.default("info");
+
+/// The log target of a system, e.g. `spark_ds::cassandra`.
+pub fn target(system: &str) -> String {
+    format!("{TARGET_PREFIX}::{system}")
+}
+
+/// Parses a `logLevel` value, case-insensitively; `warning` is accepted for `warn`.
+pub fn parse_level(value: &str) -> Result<LevelFilter> {
+    Ok(match value.trim().to_ascii_lowercase().as_str() {
+        "off" => LevelFilter::Off,
+        "error" => LevelFilter::Error,
+        "warn" | "warning" => LevelFilter::Warn,
+        "info" => LevelFilter::Info,
+        "debug" => LevelFilter::Debug,
+        "trace" => LevelFilter::Trace,
+        _ => {
+            return Err(Error::config(
+                "logging",
+                format!(
+                    "option `logLevel`: expected one of {}, got `{value}`",
+                    LEVELS.join(", ")
+                ),
+            ));
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    #[test]
+    fn levels_parse_case_insensitively() {
+        assert_eq!(parse_level("INFO").unwrap(), LevelFilter::Info);
+        assert_eq!(parse_level(" warning ").unwrap(), LevelFilter::Warn);
+        for level in LEVELS {
+            assert_eq!(
+                parse_level(level).unwrap().to_string().to_lowercase(),
+                *level
+            );
+        }
+    }
+
+    #[test]
+    fn bad_level_is_a_config_error_listing_choices() {
+        let e = parse_level("verbose").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Config);
+        assert!(
+            e.message()
+                .contains("one of off, error, warn, info, debug, trace"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn target_names_the_system() {
+        assert_eq!(target("mongodb"), "spark_ds::mongodb");
+        assert_eq!(LOG_LEVEL_OPTION.default, Some("info"));
+    }
+}
