@@ -3,7 +3,10 @@
 
 pub mod from_arrow;
 pub mod options;
+pub mod pushdown;
 pub mod ring;
+pub mod schema;
+pub mod session;
 pub mod to_arrow;
 pub mod types;
 

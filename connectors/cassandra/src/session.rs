@@ -1,0 +1,513 @@
+//! Sessions: one per process and connection identity, TLS with rustls/aws-lc, credentials,
+//! and the mapping of driver errors to spark-ds error kinds.
+
+use std::collections::HashMap;
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
+use scylla::client::execution_profile::ExecutionProfile;
+use scylla::client::session::Session;
+use scylla::client::session_builder::SessionBuilder;
+use scylla::errors::{DbError, ExecutionError, RequestAttemptError};
+use scylla::policies::load_balancing::DefaultPolicy;
+use spark_ds_core::{Error, ErrorKind, Result, Secret};
+
+use crate::SYSTEM;
+use crate::options::{Config, consistency};
+
+/// Environment variables of the credential chain.
+pub const USERNAME_ENV: &str = "SPARK_DS_CASSANDRA_USERNAME";
+pub const PASSWORD_ENV: &str = "SPARK_DS_CASSANDRA_PASSWORD";
+
+type Cache = Mutex<HashMap<String, Arc<Session>>>;
+
+fn cache() -> &'static Cache {
+    static CACHE: std::sync::OnceLock<Cache> = std::sync::OnceLock::new();
+    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// Username and password from options, then the environment, then the secrets file.
+pub fn credentials(cfg: &Config) -> Result<Option<(String, Secret)>> {
+    if let Some(user) = &cfg.username {
+        let password = match &cfg.password {
+            Some(p) => p.clone(),
+            None => match std::env::var(PASSWORD_ENV) {
+                Ok(p) => Secret::new(p),
+                Err(_) => match secrets_file(cfg)? {
+                    Some((_, p)) => p,
+                    None => {
+                        return Err(Error::config(
+                            SYSTEM,
+                            format!(
+                                "option `username` is set but no password was given (option `password`, env {PASSWORD_ENV} or `secretsFile`)"
+                            ),
+                        ));
+                    }
+                },
+            },
+        };
+        return Ok(Some((user.clone(), password)));
+    }
+    if let (Ok(user), Ok(password)) = (std::env::var(USERNAME_ENV), std::env::var(PASSWORD_ENV)) {
+        return Ok(Some((user, Secret::new(password))));
+    }
+    secrets_file(cfg)
+}
+
+fn secrets_file(cfg: &Config) -> Result<Option<(String, Secret)>> {
+    let Some(path) = &cfg.secrets_file else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Error::config(
+            SYSTEM,
+            format!("option `secretsFile`: cannot read {}: {e}", path.display()),
+        )
+    })?;
+    let mut user = None;
+    let mut password = None;
+    if let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(&text) {
+        for (k, v) in map {
+            let v = v.as_str().map(String::from);
+            match k.to_ascii_lowercase().as_str() {
+                "username" | "user" => user = v,
+                "password" => password = v,
+                _ => {}
+            }
+        }
+    } else {
+        for line in text.lines() {
+            if let Some((k, v)) = line.split_once(['=', ':']) {
+                let v = v.trim().trim_matches('"').to_string();
+                match k.trim().to_ascii_lowercase().as_str() {
+                    "username" | "user" | "spark.cassandra.auth.username" => user = Some(v),
+                    "password" | "spark.cassandra.auth.password" => password = Some(v),
+                    _ => {}
+                }
+            }
+        }
+    }
+    match (user, password) {
+        (Some(u), Some(p)) => Ok(Some((u, Secret::new(p)))),
+        _ => Err(Error::config(
+            SYSTEM,
+            format!(
+                "option `secretsFile`: {} must hold a username and a password",
+                path.display()
+            ),
+        )),
+    }
+}
+
+/// The cache key: everything that makes a different connection, the pid first (sessions
+/// belong to the per-process runtime), the password only as a hash.
+fn identity(cfg: &Config, creds: &Option<(String, Secret)>) -> String {
+    let mut h = DefaultHasher::new();
+    if let Some((_, p)) = creds {
+        p.expose().hash(&mut h);
+    }
+    format!(
+        "{}|{:?}|{}|{:?}|{:?}|{}|{:?}|{:?}|{:?}|{}|{}|{}|{:x}",
+        std::process::id(),
+        cfg.hosts,
+        cfg.port,
+        cfg.local_dc,
+        creds.as_ref().map(|(u, _)| u),
+        cfg.ssl,
+        cfg.ssl_ca_cert,
+        cfg.ssl_client_cert,
+        cfg.ssl_client_key,
+        cfg.ssl_verify_hostname,
+        cfg.connect_timeout.as_millis(),
+        cfg.request_timeout.as_millis(),
+        h.finish()
+    )
+}
+
+/// The session for this configuration, connected on first use.
+pub async fn session(cfg: &Config) -> Result<Arc<Session>> {
+    let creds = credentials(cfg)?;
+    let key = identity(cfg, &creds);
+    if let Some(s) = cache().lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        return Ok(s.clone());
+    }
+    let s = Arc::new(connect(cfg, creds).await?);
+    let mut map = cache().lock().unwrap_or_else(|p| p.into_inner());
+    Ok(map.entry(key).or_insert(s).clone())
+}
+
+fn contact_points(cfg: &Config) -> Vec<String> {
+    cfg.hosts
+        .iter()
+        .map(|h| {
+            let bare_ipv6 = h.matches(':').count() > 1 && !h.starts_with('[');
+            if bare_ipv6 {
+                format!("[{h}]:{}", cfg.port)
+            } else if h.contains(':') {
+                h.clone()
+            } else {
+                format!("{h}:{}", cfg.port)
+            }
+        })
+        .collect()
+}
+
+async fn connect(cfg: &Config, creds: Option<(String, Secret)>) -> Result<Session> {
+    let nodes = contact_points(cfg);
+    let mut policy = DefaultPolicy::builder()
+        .token_aware(true)
+        .permit_dc_failover(true);
+    if let Some(dc) = &cfg.local_dc {
+        policy = policy.prefer_datacenter(dc.clone());
+    }
+    let profile = ExecutionProfile::builder()
+        .consistency(consistency(&cfg.consistency))
+        .request_timeout(Some(cfg.request_timeout))
+        .load_balancing_policy(policy.build())
+        .build();
+    let mut builder = SessionBuilder::new()
+        .known_nodes(&nodes)
+        .connection_timeout(cfg.connect_timeout)
+        .default_execution_profile_handle(profile.into_handle());
+    if let Some((user, password)) = &creds {
+        builder = builder.user(user.clone(), password.expose().to_string());
+    }
+    if cfg.ssl {
+        builder = builder.tls_context(Some(tls_config(cfg)?));
+    }
+    let started = std::time::Instant::now();
+    // The driver's own timeouts apply per connection; this bounds the whole start.
+    let budget = cfg.connect_timeout + cfg.connect_timeout / 2 + std::time::Duration::from_secs(1);
+    let result = tokio::time::timeout(budget, builder.build()).await;
+    let what = format!("{} (port {})", cfg.hosts.join(","), cfg.port);
+    match result {
+        Err(_) => Err(Error::transient(
+            SYSTEM,
+            "connect",
+            format!(
+                "could not connect to {what} within {} ms (option `connectTimeoutMs`)",
+                budget.as_millis()
+            ),
+        )),
+        Ok(Err(e)) => {
+            let msg = e.to_string();
+            let kind = classify_text(&msg, ErrorKind::Transient);
+            let hint = match kind {
+                ErrorKind::Auth => " (check `username`/`password`)",
+                _ if cfg.ssl => {
+                    " (TLS is on: check `sslCaCert`, `sslClientCert`, `sslVerifyHostname`)"
+                }
+                _ => "",
+            };
+            Err(Error::new(
+                kind,
+                SYSTEM,
+                "connect",
+                format!(
+                    "cannot connect to {what} after {} ms: {msg}{hint}",
+                    started.elapsed().as_millis()
+                ),
+            ))
+        }
+        Ok(Ok(s)) => {
+            log::info!(target: "spark_ds::cassandra", "connected to {what} in {} ms", started.elapsed().as_millis());
+            Ok(s)
+        }
+    }
+}
+
+fn read_pem_certs(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>> {
+    let file = std::fs::File::open(path).map_err(|e| {
+        Error::config(
+            SYSTEM,
+            format!("option `{what}`: cannot open {}: {e}", path.display()),
+        )
+    })?;
+    let certs = rustls_pemfile::certs(&mut std::io::BufReader::new(file))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| {
+            Error::config(
+                SYSTEM,
+                format!("option `{what}`: bad PEM in {}: {e}", path.display()),
+            )
+        })?;
+    if certs.is_empty() {
+        return Err(Error::config(
+            SYSTEM,
+            format!("option `{what}`: no certificate in {}", path.display()),
+        ));
+    }
+    Ok(certs)
+}
+
+/// The rustls client configuration (aws-lc provider, installed explicitly).
+pub fn tls_config(cfg: &Config) -> Result<Arc<rustls::ClientConfig>> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    // Make aws-lc the process default too, so no other rustls user picks another provider.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let mut roots = RootCertStore::empty();
+    match &cfg.ssl_ca_cert {
+        Some(path) => {
+            for cert in read_pem_certs(path, "sslCaCert")? {
+                roots.add(cert).map_err(|e| {
+                    Error::config(
+                        SYSTEM,
+                        format!("option `sslCaCert`: unusable CA certificate: {e}"),
+                    )
+                })?;
+            }
+        }
+        None => {
+            let found = rustls_native_certs::load_native_certs();
+            for cert in found.certs {
+                let _ = roots.add(cert);
+            }
+        }
+    }
+    let roots = Arc::new(roots);
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::internal(SYSTEM, "tls", e.to_string()))?;
+    let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(roots, provider)
+        .build()
+        .map_err(|e| Error::config(SYSTEM, format!("TLS verifier: {e}")))?;
+    let builder = if cfg.ssl_verify_hostname {
+        builder.with_webpki_verifier(verifier)
+    } else {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(NoHostnameVerifier(verifier)))
+    };
+    let config = match (&cfg.ssl_client_cert, &cfg.ssl_client_key) {
+        (Some(cert), Some(key)) => {
+            let chain = read_pem_certs(cert, "sslClientCert")?;
+            let file = std::fs::File::open(key).map_err(|e| {
+                Error::config(
+                    SYSTEM,
+                    format!("option `sslClientKey`: cannot open {}: {e}", key.display()),
+                )
+            })?;
+            let key = rustls_pemfile::private_key(&mut std::io::BufReader::new(file))
+                .map_err(|e| Error::config(SYSTEM, format!("option `sslClientKey`: bad PEM: {e}")))?
+                .ok_or_else(|| {
+                    Error::config(SYSTEM, "option `sslClientKey`: no private key in the file")
+                })?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| Error::config(SYSTEM, format!("client certificate/key: {e}")))?
+        }
+        _ => builder.with_no_client_auth(),
+    };
+    Ok(Arc::new(config))
+}
+
+/// Full chain verification, but a certificate naming another host is accepted.
+#[derive(Debug)]
+struct NoHostnameVerifier(Arc<rustls::client::WebPkiServerVerifier>);
+
+impl ServerCertVerifier for NoHostnameVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::NotValidForName
+                | rustls::CertificateError::NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
+}
+
+/// Error kind from a driver message, when no typed information is at hand.
+pub fn classify_text(msg: &str, otherwise: ErrorKind) -> ErrorKind {
+    let m = msg.to_ascii_lowercase();
+    if m.contains("authentication")
+        || m.contains("bad credentials")
+        || m.contains("provided username")
+        || m.contains("unauthorized")
+        || m.contains("authenticator")
+    {
+        ErrorKind::Auth
+    } else if m.contains("timed out")
+        || m.contains("timeout")
+        || m.contains("connection refused")
+        || m.contains("connection reset")
+        || m.contains("broken")
+        || m.contains("unavailable")
+        || m.contains("overloaded")
+        || m.contains("bootstrapping")
+        || m.contains("could not connect")
+        || m.contains("connection pool")
+        || m.contains("io error")
+    {
+        ErrorKind::Transient
+    } else if m.contains("syntax")
+        || m.contains("invalid")
+        || m.contains("undefined column")
+        || m.contains("unconfigured table")
+        || m.contains("does not exist")
+    {
+        ErrorKind::Permanent
+    } else {
+        otherwise
+    }
+}
+
+fn db_kind(db: &DbError) -> ErrorKind {
+    match db {
+        DbError::AuthenticationError | DbError::Unauthorized => ErrorKind::Auth,
+        DbError::Unavailable { .. }
+        | DbError::Overloaded
+        | DbError::IsBootstrapping
+        | DbError::ReadTimeout { .. }
+        | DbError::WriteTimeout { .. }
+        | DbError::TruncateError
+        | DbError::RateLimitReached { .. } => ErrorKind::Transient,
+        DbError::ServerError | DbError::ReadFailure { .. } | DbError::WriteFailure { .. } => {
+            ErrorKind::Transient
+        }
+        _ => ErrorKind::Permanent,
+    }
+}
+
+/// A request error as a spark-ds error of the right kind.
+pub fn execution_error(op: &str, e: &ExecutionError) -> Error {
+    let kind = match e {
+        ExecutionError::LastAttemptError(RequestAttemptError::DbError(db, _)) => db_kind(db),
+        ExecutionError::BadQuery(_) => ErrorKind::Data,
+        ExecutionError::RequestTimeout(_)
+        | ExecutionError::ConnectionPoolError(_)
+        | ExecutionError::EmptyPlan => ErrorKind::Transient,
+        ExecutionError::LastAttemptError(_) => ErrorKind::Transient,
+        ExecutionError::PrepareError(p) => classify_text(&p.to_string(), ErrorKind::Permanent),
+        _ => classify_text(&e.to_string(), ErrorKind::Permanent),
+    };
+    Error::new(kind, SYSTEM, op, e.to_string())
+}
+
+/// A prepare error as a spark-ds error of the right kind.
+pub fn prepare_error(op: &str, statement: &str, e: &scylla::errors::PrepareError) -> Error {
+    let msg = e.to_string();
+    Error::new(
+        classify_text(&msg, ErrorKind::Permanent),
+        SYSTEM,
+        op,
+        format!("{msg} (statement: {statement})"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Config {
+        Config::parse(
+            &pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<Vec<_>>(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn contact_points_add_the_port() {
+        let c = cfg(&[("host", "a,b:9999,::1,[::2]:7"), ("port", "9142")]);
+        assert_eq!(
+            contact_points(&c),
+            vec!["a:9142", "b:9999", "[::1]:9142", "[::2]:7"]
+        );
+    }
+
+    #[test]
+    fn identity_differs_by_password_without_showing_it() {
+        let a = cfg(&[("username", "u"), ("password", "first-password")]);
+        let b = cfg(&[("username", "u"), ("password", "other-password")]);
+        let ia = identity(&a, &credentials(&a).unwrap());
+        let ib = identity(&b, &credentials(&b).unwrap());
+        assert_ne!(ia, ib);
+        assert!(!ia.contains("first-password"));
+        assert!(ia.starts_with(&std::process::id().to_string()));
+    }
+
+    #[test]
+    fn secrets_file_formats() {
+        let dir = std::env::temp_dir().join(format!("sdc-secrets-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let json = dir.join("s.json");
+        std::fs::write(&json, r#"{"username": "app", "password": "pw-from-json"}"#).unwrap();
+        let c = cfg(&[("secretsFile", json.to_str().unwrap())]);
+        let (u, p) = secrets_file(&c).unwrap().unwrap();
+        assert_eq!((u.as_str(), p.expose()), ("app", "pw-from-json"));
+        let kv = dir.join("s.properties");
+        std::fs::write(&kv, "username=app2\npassword = pw-from-kv\n").unwrap();
+        let c = cfg(&[("secretsFile", kv.to_str().unwrap())]);
+        assert_eq!(secrets_file(&c).unwrap().unwrap().1.expose(), "pw-from-kv");
+        std::fs::write(&kv, "nothing").unwrap();
+        assert_eq!(secrets_file(&c).unwrap_err().kind(), ErrorKind::Config);
+    }
+
+    #[test]
+    fn tls_config_builds_and_reports_bad_files() {
+        let c = cfg(&[("ssl", "true")]);
+        assert!(tls_config(&c).is_ok());
+        let c = cfg(&[("ssl", "true"), ("sslCaCert", "/nonexistent/ca.pem")]);
+        let e = tls_config(&c).unwrap_err();
+        assert!(e.message().contains("sslCaCert"), "{}", e.message());
+    }
+
+    #[test]
+    fn classification() {
+        assert_eq!(
+            classify_text(
+                "Authentication failed: Provided username x and/or password are incorrect",
+                ErrorKind::Internal
+            ),
+            ErrorKind::Auth
+        );
+        assert_eq!(
+            classify_text("Connection refused (os error 111)", ErrorKind::Internal),
+            ErrorKind::Transient
+        );
+        assert_eq!(
+            classify_text("line 1:5 syntax error", ErrorKind::Internal),
+            ErrorKind::Permanent
+        );
+    }
+}
