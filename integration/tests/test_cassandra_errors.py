@@ -97,9 +97,9 @@ def test_missing_table_option_is_a_config_error() -> None:
 
 
 def test_tls_with_the_harness_ca_verifies_the_server(env, keyspace) -> None:
-    tls = env["cassandra"]["tls"]
+    tls = env["tls"]
     options = connector_options(
-        env, keyspace=keyspace, table="people", ssl="true", sslCaCert=tls["ca_cert"]
+        env, keyspace=keyspace, table="people", ssl="true", sslCaCert=tls["ca"]
     )
     _ddl, schema, partition_key, _clustering = describe(options)
     assert partition_key == ["id"]
@@ -110,7 +110,7 @@ def test_tls_with_an_unknown_ca_is_refused(env, keyspace, tmp_path) -> None:
     from pyspark_ds_cassandra import SparkDsError
 
     bogus = tmp_path / "bogus-ca.pem"
-    bogus.write_text(Path(env["cassandra"]["tls"]["client_cert"]).read_text())
+    bogus.write_text(Path(env["tls"]["client_cert"]).read_text())
     options = connector_options(
         env, keyspace=keyspace, table="people", ssl="true", sslCaCert=str(bogus), retryMaxAttempts=1
     )
