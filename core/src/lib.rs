@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod arrow;
+pub mod auth;
 pub mod batches;
 pub mod breaker;
 pub mod clock;
@@ -13,6 +14,7 @@ pub mod redact;
 pub mod retry;
 pub mod runtime;
 
+pub use auth::{AuthChain, CredentialProvider, Credentials, Provided, Resolved};
 pub use batches::{BatchSink, BatchSource};
 pub use breaker::{BreakerConfig, BreakerState, CircuitBreaker, breaker_for};
 pub use error::{Error, ErrorKind, Result};

@@ -1,0 +1,239 @@
+//! Credentials from the first source that has them, in a fixed priority order.
+//!
+//! Users keep secrets in different places: options, environment variables, a mounted
+//! secrets file, an OAuth2 client, or the identity of the cloud machine the job runs on. An
+//! [`AuthChain`] asks each [`CredentialProvider`] in order; the first that finds credentials
+//! wins and is reported. A provider that is not configured *skips* with a reason, so a
+//! failed chain explains every source ("options: no username given; env:
+//! SPARK_DS_X_USERNAME not set; file: /p not found"). A provider that is configured but
+//! broken (a malformed file, a token endpoint refusing the client) stops the chain with its
+//! error: falling through would hide the user's mistake behind a vaguer one.
+
+mod http;
+pub mod metadata;
+pub mod oauth2;
+pub mod sources;
+mod token_cache;
+
+#[cfg(test)]
+mod test_server;
+
+use std::time::SystemTime;
+
+use futures_core::future::BoxFuture;
+
+use crate::error::{Error, Result};
+use crate::redact::Secret;
+
+pub use metadata::{AwsInstanceMetadata, AzureManagedIdentity, GcpMetadata};
+pub use oauth2::{ClientAuth, ClientCredentials};
+pub use sources::{CredentialKind, EnvCredentials, ExplicitCredentials, FileCredentials};
+
+/// Credentials a connector hands to its driver. Secrets are [`Secret`]s, so `Debug` is safe.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Credentials {
+    UsernamePassword {
+        username: String,
+        password: Secret,
+    },
+    BearerToken {
+        token: Secret,
+        expires_at: Option<SystemTime>,
+    },
+    ApiKey {
+        key: Secret,
+    },
+    /// Temporary AWS keys from instance metadata.
+    AwsKeys {
+        access_key_id: String,
+        secret_access_key: Secret,
+        session_token: Option<Secret>,
+        expires_at: Option<SystemTime>,
+    },
+}
+
+/// What one provider found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Provided {
+    Found(Credentials),
+    /// Not configured or nothing there; the reason goes into the chain's error.
+    Skipped(String),
+}
+
+/// One source of credentials.
+pub trait CredentialProvider: Send + Sync {
+    /// Short name used in reports: `options`, `env`, `file`, `oauth2`, `azure`, `aws`, `gcp`.
+    fn name(&self) -> &'static str;
+    /// Looks for credentials. `Err` means configured but broken, and stops the chain.
+    fn provide(&self) -> BoxFuture<'_, Result<Provided>>;
+}
+
+/// The chain's answer: the credentials and which provider gave them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Resolved {
+    pub credentials: Credentials,
+    pub provider: &'static str,
+}
+
+/// Providers tried in the order they were added.
+pub struct AuthChain {
+    system: &'static str,
+    providers: Vec<Box<dyn CredentialProvider>>,
+}
+
+impl AuthChain {
+    pub fn new(system: &'static str) -> Self {
+        AuthChain {
+            system,
+            providers: Vec::new(),
+        }
+    }
+
+    /// Adds a provider after those already added.
+    pub fn with(mut self, provider: impl CredentialProvider + 'static) -> Self {
+        self.providers.push(Box::new(provider));
+        self
+    }
+
+    /// The first credentials found; an auth error listing every skip reason if none.
+    pub async fn resolve(&self) -> Result<Resolved> {
+        let mut skipped = Vec::new();
+        for provider in &self.providers {
+            match provider.provide().await {
+                Ok(Provided::Found(credentials)) => {
+                    log::debug!(
+                        target: "spark_ds::auth",
+                        "{}: credentials from {}",
+                        self.system,
+                        provider.name()
+                    );
+                    return Ok(Resolved {
+                        credentials,
+                        provider: provider.name(),
+                    });
+                }
+                Ok(Provided::Skipped(reason)) => {
+                    skipped.push(format!("{}: {reason}", provider.name()))
+                }
+                Err(e) => {
+                    return Err(e.with_context(format!("credentials from {}", provider.name())));
+                }
+            }
+        }
+        let tried = if skipped.is_empty() {
+            "no credential source configured".to_owned()
+        } else {
+            skipped.join("; ")
+        };
+        Err(Error::auth(
+            self.system,
+            "authenticate",
+            format!("no credentials found ({tried})"),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    fn env(pairs: &[(&str, &str)]) -> sources::EnvLookup {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Arc::new(move |k| map.get(k).cloned())
+    }
+
+    fn chain(
+        explicit: ExplicitCredentials,
+        vars: &[(&str, &str)],
+        file: Option<&str>,
+    ) -> AuthChain {
+        AuthChain::new("test")
+            .with(explicit)
+            .with(
+                EnvCredentials::username_password("SPARK_DS_X_USERNAME", "SPARK_DS_X_PASSWORD")
+                    .with_lookup(env(vars)),
+            )
+            .with(FileCredentials::username_password(
+                file.map(Into::into),
+                "username",
+                "password",
+            ))
+    }
+
+    #[tokio::test]
+    async fn first_provider_with_credentials_wins() {
+        let explicit = ExplicitCredentials::username_password(
+            Some("opt-user".into()),
+            Some(Secret::new("opt-pass-1")),
+        );
+        let vars = [
+            ("SPARK_DS_X_USERNAME", "env-user"),
+            ("SPARK_DS_X_PASSWORD", "env-pass-1"),
+        ];
+        let r = chain(explicit, &vars, None).resolve().await.unwrap();
+        assert_eq!(r.provider, "options");
+
+        let r = chain(
+            ExplicitCredentials::username_password(None, None),
+            &vars,
+            None,
+        )
+        .resolve()
+        .await
+        .unwrap();
+        assert_eq!(r.provider, "env");
+        let Credentials::UsernamePassword { username, password } = r.credentials else {
+            panic!("kind")
+        };
+        assert_eq!(
+            (username.as_str(), password.expose()),
+            ("env-user", "env-pass-1")
+        );
+    }
+
+    #[tokio::test]
+    async fn failure_lists_why_each_provider_was_skipped() {
+        let e = chain(
+            ExplicitCredentials::username_password(None, None),
+            &[],
+            Some("/nonexistent/creds"),
+        )
+        .resolve()
+        .await
+        .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Auth);
+        assert_eq!(
+            e.message(),
+            "no credentials found (options: no username given; env: SPARK_DS_X_USERNAME not set; \
+             file: /nonexistent/creds not found)"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_broken_provider_stops_the_chain() {
+        let vars = [("SPARK_DS_X_USERNAME", "env-user")];
+        let e = chain(
+            ExplicitCredentials::username_password(None, None),
+            &vars,
+            None,
+        )
+        .resolve()
+        .await
+        .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Config);
+        assert!(e.message().starts_with("credentials from env: "), "{e}");
+        assert!(e.message().contains("SPARK_DS_X_PASSWORD"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn empty_chain_says_so() {
+        let e = AuthChain::new("test").resolve().await.unwrap_err();
+        assert!(e.message().contains("no credential source configured"));
+    }
+}
