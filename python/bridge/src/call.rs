@@ -58,7 +58,10 @@ where
     match (result, interrupted) {
         (Some(value), _) => Ok(value),
         (None, Some(signal)) => Err(signal),
-        (None, None) => Err(to_py_err(py, &Error::internal("bridge", operation, "interrupted"))),
+        (None, None) => Err(to_py_err(
+            py,
+            &Error::internal("bridge", operation, "interrupted"),
+        )),
     }
 }
 
@@ -71,6 +74,8 @@ fn panic_error(operation: &str, panic: &(dyn Any + Send)) -> Error {
     Error::internal(
         "native",
         operation,
-        format!("a bug in spark-ds native code (panic: {detail}); the task failed safely, please report it"),
+        format!(
+            "a bug in spark-ds native code (panic: {detail}); the task failed safely, please report it"
+        ),
     )
 }

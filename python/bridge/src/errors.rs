@@ -42,7 +42,10 @@ fn build(py: Python<'_>, error: &Error) -> Result<PyErr, PyErr> {
     instance.setattr("kind", error.kind().name())?;
     instance.setattr("system", error.system())?;
     instance.setattr("operation", error.operation())?;
-    if let ErrorKind::RateLimited { retry_after: Some(after) } = error.kind() {
+    if let ErrorKind::RateLimited {
+        retry_after: Some(after),
+    } = error.kind()
+    {
         instance.setattr("retry_after", after.as_secs_f64())?;
     }
     Ok(PyErr::from_value(instance))

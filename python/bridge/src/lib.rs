@@ -35,5 +35,7 @@ fn set_log_level(py: Python<'_>, level: &str) -> PyResult<()> {
 /// Panics inside native code on purpose: proves a Rust panic reaches Python as an exception.
 #[pyfunction]
 fn _debug_panic(py: Python<'_>, message: &str) -> PyResult<()> {
-    call::run(py, "debug panic", || -> spark_ds_core::Result<()> { panic!("{message}") })
+    call::run(py, "debug panic", || -> spark_ds_core::Result<()> {
+        panic!("{message}")
+    })
 }

@@ -27,7 +27,10 @@ struct Queue {
     dropped: usize,
 }
 
-static QUEUE: Mutex<Queue> = Mutex::new(Queue { records: VecDeque::new(), dropped: 0 });
+static QUEUE: Mutex<Queue> = Mutex::new(Queue {
+    records: VecDeque::new(),
+    dropped: 0,
+});
 
 struct Forwarder;
 
@@ -92,12 +95,17 @@ pub(crate) fn set_level(level: &str) -> Result<()> {
 pub fn flush(py: Python<'_>) {
     let (records, dropped) = {
         let mut queue = QUEUE.lock().unwrap_or_else(|p| p.into_inner());
-        (std::mem::take(&mut queue.records), std::mem::take(&mut queue.dropped))
+        (
+            std::mem::take(&mut queue.records),
+            std::mem::take(&mut queue.dropped),
+        )
     };
     if records.is_empty() && dropped == 0 {
         return;
     }
-    let Ok(logging) = py.import("logging") else { return };
+    let Ok(logging) = py.import("logging") else {
+        return;
+    };
     for record in records {
         if let Ok(logger) = logging.call_method1("getLogger", (record.logger.as_str(),)) {
             let _ = logger.call_method1("log", (record.level, record.message.as_str()));

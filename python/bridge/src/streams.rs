@@ -21,7 +21,10 @@ pub struct BatchStream {
 
 impl BatchStream {
     pub fn new(source: Box<dyn BatchSource>, operation: impl Into<String>) -> Self {
-        BatchStream { source: Mutex::new(Some(source)), operation: operation.into() }
+        BatchStream {
+            source: Mutex::new(Some(source)),
+            operation: operation.into(),
+        }
     }
 }
 
@@ -33,7 +36,9 @@ impl BatchStream {
 
     fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         let mut guard = self.source.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(source) = guard.as_mut() else { return Ok(None) };
+        let Some(source) = guard.as_mut() else {
+            return Ok(None);
+        };
         let next = run_async(py, &self.operation, source.next_batch());
         match next {
             Ok(Some(batch)) => Ok(Some(to_pyarrow(py, &batch)?)),
@@ -63,7 +68,10 @@ pub struct BatchWriter {
 
 impl BatchWriter {
     pub fn new(sink: Box<dyn BatchSink>, operation: impl Into<String>) -> Self {
-        BatchWriter { sink: Mutex::new(Some(sink)), operation: operation.into() }
+        BatchWriter {
+            sink: Mutex::new(Some(sink)),
+            operation: operation.into(),
+        }
     }
 
     fn closed(&self) -> Error {

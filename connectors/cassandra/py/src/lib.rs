@@ -14,7 +14,10 @@ use spark_ds_pybridge::streams::{BatchStream, BatchWriter};
 type RawOptions = HashMap<String, String>;
 
 fn config(options: &RawOptions) -> Result<cassandra::Config> {
-    let pairs: Vec<(String, String)> = options.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let pairs: Vec<(String, String)> = options
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     cassandra::parse_config(&pairs)
 }
 
