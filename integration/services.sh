@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs, starts, checks and stops every system the connectors talk to, on
-# loopback. Usage: integration/services.sh up|down|status|restart|logs [name...]
+# loopback. Usage: integration/services.sh up|down|status|restart|logs|tls [name...]
 # Names: cassandra mongodb rabbitmq mosquitto http toxiproxy spark (none = all).
 # State (data, pids, logs, configs, TLS, env.json) lives in $SPARK_DS_SERVICES_HOME
 # (default <repo>/.services). See integration/services/README.md.
+# shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -129,13 +130,19 @@ cmd_logs() {
   for n in "${NAMES[@]}"; do cmd_logs_one "$n"; done
 }
 
+# Only the TLS material (e.g. for docker-compose, which mounts .services/tls).
+cmd_tls() {
+  tls_ensure
+  echo "TLS material in $(tls_dir)"
+}
+
 main() {
   (($# >= 1)) || usage
   local cmd="$1"
   shift
   select_names "$@"
   case "$cmd" in
-    up | down | status | restart | logs) ;;
+    up | down | status | restart | logs | tls) ;;
     *) usage ;;
   esac
   prepare

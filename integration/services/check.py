@@ -113,7 +113,9 @@ def check_rabbitmq(env: Env) -> str:
     creds = pika.PlainCredentials(r["username"], r["password"])
     _amqp_roundtrip(pika.ConnectionParameters(r["host"], r["port"], "/", creds))
     tls = pika.SSLOptions(tls_context(env), "localhost")
-    _amqp_roundtrip(pika.ConnectionParameters(r["host"], r["tls_port"], "/", creds, ssl_options=tls))
+    _amqp_roundtrip(
+        pika.ConnectionParameters(r["host"], r["tls_port"], "/", creds, ssl_options=tls)
+    )
     with socket.create_connection((r["host"], r["stream_port"]), timeout=3):
         pass
     return "publish + consume on AMQP and AMQPS, stream port open"
@@ -180,7 +182,9 @@ def check_spark(env: Env) -> str:
     state = _get_json(f"{s['master_ui']}/json/")
     alive = [w for w in state.get("workers", []) if w.get("state") == "ALIVE"]
     if state.get("status") != "ALIVE" or len(alive) < s["workers"]:
-        raise RuntimeError(f"master {state.get('status')}, {len(alive)}/{s['workers']} workers alive")
+        raise RuntimeError(
+            f"master {state.get('status')}, {len(alive)}/{s['workers']} workers alive"
+        )
     return f"master ALIVE with {len(alive)} ALIVE workers"
 
 
@@ -202,7 +206,7 @@ def run(name: str, env: Env, wait: float) -> tuple[bool, str, float]:
         try:
             detail = CHECKS[name](env)
             return True, detail, time.monotonic() - start
-        except Exception as exc:  # noqa: BLE001 - any failure means "not answering yet"
+        except Exception as exc:
             if time.monotonic() >= deadline:
                 return False, f"{type(exc).__name__}: {exc}", time.monotonic() - start
             time.sleep(1)

@@ -163,7 +163,9 @@ class Api:
             try:
                 cut = datetime.fromisoformat(since.replace("Z", "+00:00"))
             except ValueError:
-                raise HttpError(400, f"'since' must be an ISO-8601 timestamp, got {since!r}") from None
+                raise HttpError(
+                    400, f"'since' must be an ISO-8601 timestamp, got {since!r}"
+                ) from None
             if cut.tzinfo is None:
                 cut = cut.replace(tzinfo=timezone.utc)
             first = max(first, int((cut - EPOCH).total_seconds() // 60) + 1)
@@ -175,7 +177,12 @@ class Api:
 
     def list_routes(self, req: Request) -> Response:
         routes = [f"{m} {p}" for m, p in self.routes]
-        routes += ["POST /sink/{name}", "PUT /sink/{name}/{id}", "GET /sink/{name}", "DELETE /sink/{name}"]
+        routes += [
+            "POST /sink/{name}",
+            "PUT /sink/{name}/{id}",
+            "GET /sink/{name}",
+            "DELETE /sink/{name}",
+        ]
         return Response.json({"routes": routes})
 
     def items_page(self, req: Request) -> Response:
@@ -223,13 +230,18 @@ class Api:
         size = self.page_size(req.query, "per_page")
         page = qint(req.query, "page", 1, lo=1)
         pages = max((len(ids) + size - 1) // size, 1)
-        links = [f'<{req.url_with(page=1)}>; rel="first"', f'<{req.url_with(page=pages)}>; rel="last"']
+        links = [
+            f'<{req.url_with(page=1)}>; rel="first"',
+            f'<{req.url_with(page=pages)}>; rel="last"',
+        ]
         if page < pages:
             links.insert(0, f'<{req.url_with(page=page + 1)}>; rel="next"')
         if page > 1:
             links.append(f'<{req.url_with(page=page - 1)}>; rel="prev"')
         body = [item(i) for i in ids[(page - 1) * size : page * size]]
-        return Response.json(body, headers={"Link": ", ".join(links), "X-Total-Count": str(len(ids))})
+        return Response.json(
+            body, headers={"Link": ", ".join(links), "X-Total-Count": str(len(ids))}
+        )
 
     def items_next_url(self, req: Request) -> Response:
         ids = self.ids(req.query)
@@ -238,7 +250,10 @@ class Api:
         chunk = ids[(page - 1) * size : page * size]
         more = page * size < len(ids)
         return Response.json(
-            {"data": [item(i) for i in chunk], "next": req.url_with(page=page + 1) if more else None}
+            {
+                "data": [item(i) for i in chunk],
+                "next": req.url_with(page=page + 1) if more else None,
+            }
         )
 
     def items_count(self, req: Request) -> Response:
@@ -264,7 +279,12 @@ class Api:
             access, refresh = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
             self.state.access_tokens[access] = time.time() + ttl
             self.state.refresh_tokens[refresh] = access
-        body = {"access_token": access, "token_type": "Bearer", "expires_in": ttl, "refresh_token": refresh}
+        body = {
+            "access_token": access,
+            "token_type": "Bearer",
+            "expires_in": ttl,
+            "refresh_token": refresh,
+        }
         return Response.json(body, headers={"Cache-Control": "no-store"})
 
     def auth_api_key(self, req: Request) -> Response:
@@ -274,7 +294,9 @@ class Api:
 
     def auth_basic(self, req: Request) -> Response:
         if req.basic_credentials() != (self.settings.username, self.settings.password):
-            raise HttpError(401, "basic authentication required", {"WWW-Authenticate": 'Basic realm="spark-ds"'})
+            raise HttpError(
+                401, "basic authentication required", {"WWW-Authenticate": 'Basic realm="spark-ds"'}
+            )
         return self.items_page(req)
 
     def auth_bearer(self, req: Request) -> Response:
@@ -283,10 +305,14 @@ class Api:
         with self.state.lock:
             expiry = self.state.access_tokens.get(token)
         if expiry is None:
-            raise HttpError(401, "bearer token required", {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+            raise HttpError(
+                401, "bearer token required", {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+            )
         if expiry < time.time():
             raise HttpError(
-                401, "token expired", {"WWW-Authenticate": 'Bearer error="invalid_token", error_description="expired"'}
+                401,
+                "token expired",
+                {"WWW-Authenticate": 'Bearer error="invalid_token", error_description="expired"'},
             )
         return self.items_page(req)
 
@@ -350,7 +376,10 @@ class Api:
         st = self.state
         if req.method == "GET":
             with st.lock:
-                body = {"records": list(st.sinks.get(name, [])), "requests": list(st.sink_requests.get(name, []))}
+                body = {
+                    "records": list(st.sinks.get(name, [])),
+                    "requests": list(st.sink_requests.get(name, [])),
+                }
             return Response.json(body)
         if req.method == "DELETE":
             with st.lock:
@@ -365,7 +394,9 @@ class Api:
         with st.lock:
             stored = st.sinks.setdefault(name, [])
             if req.method == "PUT" and record_id is not None:
-                stored[:] = [r for r in stored if not (isinstance(r, dict) and str(r.get("id")) == record_id)]
+                stored[:] = [
+                    r for r in stored if not (isinstance(r, dict) and str(r.get("id")) == record_id)
+                ]
             stored.extend(records)
             st.sink_requests.setdefault(name, []).append(
                 {
@@ -376,14 +407,20 @@ class Api:
                     "idempotency_key": req.headers.get("Idempotency-Key"),
                 }
             )
-        return Response.json({"received": len(records)}, status=201 if req.method == "POST" else 200)
+        return Response.json(
+            {"received": len(records)}, status=201 if req.method == "POST" else 200
+        )
 
     def dispatch(self, req: Request) -> Response:
         handler = self.routes.get((req.method, req.path))
         if handler is not None:
             return handler(req)
         parts = req.path.strip("/").split("/")
-        if parts[0] == "sink" and len(parts) in (2, 3) and req.method in ("GET", "POST", "PUT", "DELETE"):
+        if (
+            parts[0] == "sink"
+            and len(parts) in (2, 3)
+            and req.method in ("GET", "POST", "PUT", "DELETE")
+        ):
             if len(parts) == 3 and req.method != "PUT":
                 raise HttpError(405, "only PUT takes a record id")
             return self.sink(req, parts[1], parts[2] if len(parts) == 3 else None)
@@ -413,7 +450,9 @@ class Response:
     headers: dict[str, str]
 
     @classmethod
-    def json(cls, payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    def json(
+        cls, payload: Any, status: int = 200, headers: dict[str, str] | None = None
+    ) -> Response:
         body = json.dumps(payload, separators=(",", ":")).encode()
         return cls(status, body, {"Content-Type": "application/json", **(headers or {})})
 
@@ -453,7 +492,9 @@ class Request:
         ctype = self.headers.get("Content-Type", "")
         try:
             if "ndjson" in ctype or "jsonlines" in ctype or "json-seq" in ctype:
-                return [json.loads(line) for line in self.body.decode().splitlines() if line.strip()]
+                return [
+                    json.loads(line) for line in self.body.decode().splitlines() if line.strip()
+                ]
             data = json.loads(self.body or b"null")
         except ValueError as exc:
             raise HttpError(400, f"body is not valid JSON: {exc}") from None
@@ -469,14 +510,19 @@ class Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        host = self.headers.get("Host") or f"{self.server.server_address[0]}:{self.server.server_address[1]}"
+        host = (
+            self.headers.get("Host")
+            or f"{self.server.server_address[0]}:{self.server.server_address[1]}"
+        )
         query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
         req = Request(self.command, url.path, query, self.headers, body, f"http://{host}")
         try:
             resp = self.api.dispatch(req)
         except HttpError as err:
-            resp = Response.json({"error": err.message, "status": err.status}, err.status, err.headers)
-        except Exception as exc:  # noqa: BLE001 - report server bugs as 500, keep serving
+            resp = Response.json(
+                {"error": err.message, "status": err.status}, err.status, err.headers
+            )
+        except Exception as exc:
             resp = Response.json({"error": f"{type(exc).__name__}: {exc}"}, 500)
         self.send_response(resp.status, HTTPStatus(resp.status).phrase)
         for key, value in resp.headers.items():
@@ -486,9 +532,9 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(resp.body)
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = handle_any
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = handle_any  # noqa: N815 - stdlib names
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         if os.environ.get("SPARK_DS_HTTP_ACCESS_LOG", "1") != "0":
             super().log_message(format, *args)
 
@@ -499,8 +545,12 @@ def main() -> None:
     parser.add_argument("--host", default=env.get("SPARK_DS_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(env.get("SPARK_DS_HTTP_PORT", "8765")))
     parser.add_argument("--items", type=int, default=int(env.get("SPARK_DS_HTTP_ITEMS", "10000")))
-    parser.add_argument("--max-page-size", type=int, default=int(env.get("SPARK_DS_HTTP_MAX_PAGE_SIZE", "1000")))
-    parser.add_argument("--token-ttl", type=int, default=int(env.get("SPARK_DS_HTTP_TOKEN_TTL", "3600")))
+    parser.add_argument(
+        "--max-page-size", type=int, default=int(env.get("SPARK_DS_HTTP_MAX_PAGE_SIZE", "1000"))
+    )
+    parser.add_argument(
+        "--token-ttl", type=int, default=int(env.get("SPARK_DS_HTTP_TOKEN_TTL", "3600"))
+    )
     args = parser.parse_args()
     settings = Settings(
         items=args.items,
