@@ -1,16 +1,110 @@
 //! Cassandra/ScyllaDB logic of spark-ds: options, schema and type mapping, token-range
-//! planning, filter pushdown, Arrow reads and writes, key lookups. No Python here.
+//! planning, filter pushdown, Arrow reads and writes, key lookups. No Python here: the
+//! pyo3 module calls the functions re-exported below.
 
 pub mod from_arrow;
+pub mod lookup;
 pub mod options;
 pub mod pushdown;
+pub mod read;
 pub mod ring;
 pub mod schema;
 pub mod session;
+pub mod throttle;
 pub mod to_arrow;
 pub mod types;
+pub mod write;
 
+use arrow_array::RecordBatch;
+use arrow_schema::{Schema, SchemaRef};
+use spark_ds_core::{BatchSink, BatchSource, Result};
+
+pub use lookup::LookupStats;
 pub use options::{Config, OPTIONS};
+pub use pushdown::PushDown;
+pub use schema::TableDescription;
 
 /// System name used in every error.
 pub const SYSTEM: &str = "cassandra";
+
+/// The README's option table.
+pub fn options_table() -> String {
+    OPTIONS.markdown_table()
+}
+
+/// Validates Spark's option map (lower-cased keys).
+pub fn parse_config(raw: &[(String, String)]) -> Result<Config> {
+    Config::parse(raw)
+}
+
+/// The table's Spark-compatible schema (with requested writetime/ttl columns) and keys.
+pub async fn describe(cfg: &Config) -> Result<TableDescription> {
+    let session = session::session(cfg).await?;
+    let meta = schema::table_meta(&session, cfg).await?;
+    schema::description(&meta, cfg)
+}
+
+/// Decides which filters Cassandra applies; see [`pushdown`] for the rules.
+pub async fn push_filters(
+    cfg: &Config,
+    columns: &[String],
+    filters_json: &str,
+) -> Result<PushDown> {
+    let filters = pushdown::parse_filters(filters_json)?;
+    if !cfg.pushdown {
+        return Ok(PushDown {
+            accepted: vec![],
+            state: "{}".into(),
+            explain: "pushdown disabled (option `pushdown`)".into(),
+        });
+    }
+    let session = session::session(cfg).await?;
+    let meta = schema::table_meta(&session, cfg).await?;
+    schema::project(&meta, cfg, columns)?;
+    let p = pushdown::decide(&meta, &filters, cfg.allow_filtering);
+    log::info!(target: "spark_ds::cassandra", "{}.{}: {}", meta.keyspace, meta.table, p.explain);
+    Ok(p)
+}
+
+/// The read partitions, each a JSON document (token ranges or partition keys).
+pub async fn plan_partitions(
+    cfg: &Config,
+    columns: &[String],
+    pushdown_state: Option<&str>,
+) -> Result<Vec<String>> {
+    read::plan_partitions(cfg, columns, pushdown_state).await
+}
+
+/// Reads one partition as Arrow batches of the projected schema.
+pub async fn open_reader(
+    cfg: &Config,
+    columns: &[String],
+    pushdown_state: Option<&str>,
+    partition_json: &str,
+) -> Result<Box<dyn BatchSource>> {
+    read::open_reader(cfg, columns, pushdown_state, partition_json).await
+}
+
+/// Driver-side preparation of a write: table creation, overwrite (TRUNCATE) checks.
+pub async fn prepare_write(cfg: &Config, schema: &Schema, overwrite: bool) -> Result<()> {
+    write::prepare_write(cfg, schema, overwrite).await
+}
+
+/// A sink writing Arrow batches into the table.
+pub async fn open_writer(cfg: &Config, schema: SchemaRef) -> Result<Box<dyn BatchSink>> {
+    write::open_writer(cfg, schema).await
+}
+
+/// `joinWithCassandraTable`: the rows matching `keys`, in `columns` order.
+pub async fn lookup(cfg: &Config, columns: &[String], keys: RecordBatch) -> Result<RecordBatch> {
+    Ok(lookup::lookup_with_stats(cfg, columns, keys).await?.0)
+}
+
+/// [`lookup`] with the number of queries run and rows found.
+pub async fn lookup_with_stats(
+    cfg: &Config,
+    columns: &[String],
+    keys: RecordBatch,
+) -> Result<(RecordBatch, LookupStats)> {
+    lookup::lookup_with_stats(cfg, columns, keys).await
+}

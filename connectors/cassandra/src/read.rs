@@ -1,0 +1,639 @@
+//! Read planning (token ranges or partition keys) and the paging Arrow reader.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use arrow_array::{RecordBatch, RecordBatchOptions};
+use arrow_schema::SchemaRef;
+use futures::future::BoxFuture;
+use scylla::client::session::Session;
+use scylla::policies::load_balancing::{NodeIdentifier, SingleTargetLoadBalancingPolicy};
+use scylla::response::{PagingState, PagingStateResponse};
+use scylla::routing::Token;
+use scylla::statement::prepared::PreparedStatement;
+use scylla::value::{CqlValue, Row};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use spark_ds_core::{BatchSource, Error, Result, RetryPolicy, TaskMetrics};
+use tokio::task::JoinHandle;
+
+use crate::SYSTEM;
+use crate::options::{Config, consistency, quote};
+use crate::pushdown::{PushState, json_to_cql};
+use crate::ring::{OwnedRange, TokenRange, estimate_bytes, plan_splits, ring_ranges, split_count};
+use crate::schema::{Source, TableMeta, project, table_meta};
+use crate::session::{execution_error, prepare_error, session};
+use crate::throttle::{Throttle, acquire};
+use crate::to_arrow::ColumnBuilder;
+
+const LOG: &str = "spark_ds::cassandra";
+/// Partition keys read by one Spark partition in key-lookup mode.
+const KEYS_PER_PARTITION: usize = 256;
+
+/// One Spark partition, as JSON.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum PartitionSpec {
+    /// Token ranges `(start, end]` owned by `replica`.
+    Ranges {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        replica: Option<String>,
+        ranges: Vec<(i64, i64)>,
+    },
+    /// Partition keys, each a list of values in partition-key order.
+    Keys { keys: Vec<Vec<Value>> },
+}
+
+pub(crate) fn retry_policy(cfg: &Config) -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: cfg.retry_max_attempts,
+        max_elapsed: cfg.retry_max_elapsed,
+        ..RetryPolicy::default()
+    }
+}
+
+fn token_expr(meta: &TableMeta) -> String {
+    format!(
+        "token({})",
+        meta.partition_key
+            .iter()
+            .map(|c| quote(c))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+/// Estimated table size from `system.size_estimates` (0 when unknown).
+async fn table_bytes(session: &Session, meta: &TableMeta) -> u64 {
+    let q = "SELECT range_start, range_end, partitions_count, mean_partition_size FROM system.size_estimates \
+             WHERE keyspace_name = ? AND table_name = ?";
+    let rows = match session
+        .query_unpaged(q, (&meta.keyspace, &meta.table))
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => {
+            log::debug!(target: LOG, "no size estimates: {e}");
+            return 0;
+        }
+    };
+    let Ok(rows) = rows.into_rows_result() else {
+        return 0;
+    };
+    let Ok(iter) = rows.rows::<(String, String, i64, i64)>() else {
+        return 0;
+    };
+    let parsed: Vec<(i64, i64, i64, i64)> = iter
+        .filter_map(|r| r.ok())
+        .filter_map(|(s, e, n, m)| Some((s.parse().ok()?, e.parse().ok()?, n, m)))
+        .collect();
+    estimate_bytes(&parsed)
+}
+
+/// Plans the Spark partitions.
+pub async fn plan_partitions(
+    cfg: &Config,
+    columns: &[String],
+    pushdown_state: Option<&str>,
+) -> Result<Vec<String>> {
+    let session = session(cfg).await?;
+    let meta = table_meta(&session, cfg).await?;
+    project(&meta, cfg, columns)?;
+    let state = PushState::parse(pushdown_state)?;
+    let specs: Vec<PartitionSpec> = if state.keys.is_some() {
+        state
+            .key_tuples()
+            .chunks(KEYS_PER_PARTITION)
+            .map(|c| PartitionSpec::Keys { keys: c.to_vec() })
+            .collect()
+    } else {
+        let cluster = session.get_cluster_state();
+        let ring: Vec<(i64, Option<SocketAddr>)> = cluster
+            .replica_locator()
+            .ring()
+            .iter()
+            .map(|(token, _)| {
+                let replicas = cluster.get_token_endpoints(&meta.keyspace, &meta.table, *token);
+                let local = replicas
+                    .iter()
+                    .find(|(n, _)| cfg.local_dc.is_none() || n.datacenter == cfg.local_dc)
+                    .or(replicas.first())
+                    .map(|(n, _)| SocketAddr::new(n.address.ip(), n.address.port()));
+                (token.value(), local)
+            })
+            .collect();
+        let nodes = cluster.get_nodes_info().len();
+        let owned: Vec<OwnedRange<Option<SocketAddr>>> = if ring.is_empty() {
+            vec![OwnedRange {
+                range: TokenRange {
+                    start: i64::MIN,
+                    end: i64::MAX,
+                },
+                owner: None,
+            }]
+        } else {
+            ring_ranges(&ring)
+        };
+        let count = match cfg.split_count {
+            Some(n) => n,
+            None => {
+                let bytes = table_bytes(&session, &meta).await;
+                let n = split_count(bytes, cfg.split_size_mb, nodes);
+                log::info!(target: LOG, "{}.{}: estimated {bytes} bytes → {n} splits", meta.keyspace, meta.table);
+                n
+            }
+        };
+        plan_splits(&owned, count)
+            .into_iter()
+            .map(|s| PartitionSpec::Ranges {
+                replica: s.owner.map(|a| a.to_string()),
+                ranges: s.ranges.iter().map(|r| (r.start, r.end)).collect(),
+            })
+            .collect()
+    };
+    specs
+        .iter()
+        .map(|s| {
+            serde_json::to_string(s).map_err(|e| Error::internal(SYSTEM, "plan", e.to_string()))
+        })
+        .collect()
+}
+
+/// The CQL of a read and the binds of each of its queries.
+pub(crate) struct ReadPlan {
+    pub cql: String,
+    pub binds: Vec<Vec<CqlValue>>,
+}
+
+fn restriction_values(meta: &TableMeta, state: &PushState) -> Result<Vec<CqlValue>> {
+    let mut out = Vec::new();
+    for r in &state.restrictions {
+        let typ = meta
+            .column_type(&r.column)
+            .ok_or_else(|| meta.unknown_column("pushdown", &r.column))?;
+        for v in &r.values {
+            out.push(json_to_cql(v, typ).ok_or_else(|| {
+                Error::internal(
+                    SYSTEM,
+                    "pushdown",
+                    format!("cannot convert pushed value {v} for `{}`", r.column),
+                )
+            })?);
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) fn read_plan(
+    meta: &TableMeta,
+    sources: &[Source],
+    state: &PushState,
+    spec: &PartitionSpec,
+) -> Result<ReadPlan> {
+    let selectors: Vec<String> = if sources.is_empty() {
+        vec![quote(&meta.partition_key[0])]
+    } else {
+        sources.iter().map(Source::selector).collect()
+    };
+    let extra = restriction_values(meta, state)?;
+    let mut conditions = Vec::new();
+    let mut binds = Vec::new();
+    match spec {
+        PartitionSpec::Keys { keys } => {
+            conditions.extend(
+                meta.partition_key
+                    .iter()
+                    .map(|c| format!("{} = ?", quote(c))),
+            );
+            for key in keys {
+                let mut row = Vec::with_capacity(key.len() + extra.len());
+                for (col, v) in meta.partition_key.iter().zip(key) {
+                    let typ = meta
+                        .column_type(col)
+                        .ok_or_else(|| meta.unknown_column("read", col))?;
+                    row.push(json_to_cql(v, typ).ok_or_else(|| {
+                        Error::internal(
+                            SYSTEM,
+                            "read",
+                            format!("cannot convert key value {v} for `{col}`"),
+                        )
+                    })?);
+                }
+                row.extend(extra.iter().cloned());
+                binds.push(row);
+            }
+        }
+        PartitionSpec::Ranges { ranges, .. } => {
+            let token = token_expr(meta);
+            // The range starting at the minimum token includes it (see ring.rs).
+            let starts_at_min = ranges.iter().any(|(s, _)| *s == i64::MIN);
+            let op = if starts_at_min { ">=" } else { ">" };
+            conditions.push(format!("{token} {op} ? AND {token} <= ?"));
+            for (s, e) in ranges {
+                if starts_at_min && *s != i64::MIN {
+                    // Mixed: keep ">=" exact by starting one token later.
+                    let mut row = vec![CqlValue::BigInt(s.saturating_add(1)), CqlValue::BigInt(*e)];
+                    row.extend(extra.iter().cloned());
+                    binds.push(row);
+                } else {
+                    let mut row = vec![CqlValue::BigInt(*s), CqlValue::BigInt(*e)];
+                    row.extend(extra.iter().cloned());
+                    binds.push(row);
+                }
+            }
+        }
+    }
+    conditions.extend(state.restriction_cql());
+    let mut cql = format!(
+        "SELECT {} FROM {} WHERE {}",
+        selectors.join(", "),
+        meta.qualified(),
+        conditions.join(" AND ")
+    );
+    if state.allow_filtering {
+        cql.push_str(" ALLOW FILTERING");
+    }
+    Ok(ReadPlan { cql, binds })
+}
+
+/// Opens the reader of one partition.
+pub async fn open_reader(
+    cfg: &Config,
+    columns: &[String],
+    pushdown_state: Option<&str>,
+    partition_json: &str,
+) -> Result<Box<dyn BatchSource>> {
+    let spec: PartitionSpec = serde_json::from_str(partition_json)
+        .map_err(|e| Error::internal(SYSTEM, "read", format!("bad partition description: {e}")))?;
+    let session = session(cfg).await?;
+    let meta = table_meta(&session, cfg).await?;
+    let (schema, sources) = project(&meta, cfg, columns)?;
+    let state = PushState::parse(pushdown_state)?;
+    let plan = read_plan(&meta, &sources, &state, &spec)?;
+    let mut prepared = session
+        .prepare(plan.cql.as_str())
+        .await
+        .map_err(|e| prepare_error("read", &plan.cql, &e))?;
+    prepared.set_page_size(cfg.fetch_size);
+    prepared.set_consistency(consistency(&cfg.consistency));
+    prepared.set_is_idempotent(true);
+    if let PartitionSpec::Ranges {
+        replica: Some(addr),
+        ..
+    } = &spec
+    {
+        if let Ok(addr) = addr.parse::<SocketAddr>() {
+            let cluster = session.get_cluster_state();
+            if let Some(node) = cluster
+                .get_nodes_info()
+                .iter()
+                .find(|n| SocketAddr::new(n.address.ip(), n.address.port()) == addr)
+            {
+                if node.is_connected() {
+                    prepared.set_load_balancing_policy(Some(SingleTargetLoadBalancingPolicy::new(
+                        NodeIdentifier::Node(node.clone()),
+                        None,
+                    )));
+                }
+            }
+        }
+    }
+    let label = match &spec {
+        PartitionSpec::Keys { keys } => format!(
+            "read {}.{} ({} keys)",
+            meta.keyspace,
+            meta.table,
+            keys.len()
+        ),
+        PartitionSpec::Ranges { ranges, replica } => format!(
+            "read {}.{} ({} token ranges on {})",
+            meta.keyspace,
+            meta.table,
+            ranges.len(),
+            replica.as_deref().unwrap_or("any replica")
+        ),
+    };
+    log::info!(target: LOG, "{label}: {}", plan.cql);
+    Ok(Box::new(PagedReader::new(
+        cfg, session, prepared, schema, sources, plan.binds, label,
+    )))
+}
+
+struct Shared {
+    session: Arc<Session>,
+    prepared: PreparedStatement,
+    schema: SchemaRef,
+    names: Vec<String>,
+    metrics: TaskMetrics,
+    policy: RetryPolicy,
+    capacity: usize,
+}
+
+struct Page {
+    batch: Option<RecordBatch>,
+    next: Option<PagingState>,
+}
+
+/// Pages through the queries of a partition, one page ahead of the consumer.
+pub struct PagedReader {
+    shared: Arc<Shared>,
+    queue: VecDeque<Arc<Vec<CqlValue>>>,
+    current: Option<Arc<Vec<CqlValue>>>,
+    pending: Option<JoinHandle<Result<Page>>>,
+    pages: Option<Throttle>,
+    bytes: Option<Throttle>,
+    label: String,
+    done: bool,
+}
+
+impl PagedReader {
+    fn new(
+        cfg: &Config,
+        session: Arc<Session>,
+        prepared: PreparedStatement,
+        schema: SchemaRef,
+        sources: Vec<Source>,
+        binds: Vec<Vec<CqlValue>>,
+        label: String,
+    ) -> Self {
+        let names = sources
+            .iter()
+            .map(|s| match s {
+                Source::Column(c) => c.clone(),
+                Source::WriteTime(c) => format!("{c}_writetime"),
+                Source::Ttl(c) => format!("{c}_ttl"),
+            })
+            .collect();
+        PagedReader {
+            shared: Arc::new(Shared {
+                session,
+                prepared,
+                schema,
+                names,
+                metrics: TaskMetrics::with_request_noun("pages"),
+                policy: retry_policy(cfg),
+                capacity: cfg.fetch_size.max(1) as usize,
+            }),
+            queue: binds.into_iter().map(Arc::new).collect(),
+            current: None,
+            pending: None,
+            pages: cfg.reads_per_sec.map(Throttle::new),
+            bytes: cfg
+                .read_mb_per_sec
+                .map(|mb| Throttle::new(mb * 1024.0 * 1024.0)),
+            label,
+            done: false,
+        }
+    }
+
+    /// Starts fetching the next page (of the current query, or the next query).
+    fn spawn(&mut self, paging: Option<PagingState>) -> Result<()> {
+        let (values, paging) = match paging {
+            Some(p) => match &self.current {
+                Some(v) => (v.clone(), p),
+                None => return Ok(()),
+            },
+            None => match self.queue.pop_front() {
+                Some(v) => {
+                    self.current = Some(v.clone());
+                    (v, PagingState::start())
+                }
+                None => {
+                    self.current = None;
+                    return Ok(());
+                }
+            },
+        };
+        let shared = self.shared.clone();
+        let rt = spark_ds_core::runtime::runtime()?;
+        self.pending = Some(rt.spawn(fetch_page(shared, values, paging)));
+        Ok(())
+    }
+
+    async fn next(&mut self) -> Result<Option<RecordBatch>> {
+        loop {
+            if self.done {
+                return Ok(None);
+            }
+            if self.pending.is_none() {
+                acquire(&mut self.pages, 1.0).await;
+                self.spawn(None)?;
+                if self.pending.is_none() {
+                    self.done = true;
+                    log::info!(target: LOG, "{}", self.shared.metrics.summary_line(SYSTEM, &self.label));
+                    return Ok(None);
+                }
+            }
+            let Some(handle) = self.pending.take() else {
+                continue;
+            };
+            let page = handle
+                .await
+                .map_err(|e| Error::internal(SYSTEM, "read", format!("page task failed: {e}")))?
+                .inspect_err(|_| self.done = true)?;
+            // Prefetch the next page while the caller works on this one.
+            if let Some(p) = page.next {
+                acquire(&mut self.pages, 1.0).await;
+                self.spawn(Some(p))?;
+            }
+            if let Some(batch) = page.batch {
+                let size = batch.get_array_memory_size() as f64;
+                acquire(&mut self.bytes, size).await;
+                return Ok(Some(batch));
+            }
+        }
+    }
+}
+
+impl BatchSource for PagedReader {
+    fn next_batch(&mut self) -> BoxFuture<'_, Result<Option<RecordBatch>>> {
+        Box::pin(self.next())
+    }
+}
+
+impl Drop for PagedReader {
+    fn drop(&mut self) {
+        if let Some(h) = self.pending.take() {
+            h.abort();
+        }
+    }
+}
+
+async fn fetch_page(
+    shared: Arc<Shared>,
+    values: Arc<Vec<CqlValue>>,
+    paging: PagingState,
+) -> Result<Page> {
+    let (result, response) = spark_ds_core::retry(
+        &shared.policy,
+        None,
+        &shared.metrics,
+        SYSTEM,
+        "read page",
+        || {
+            let shared = shared.clone();
+            let values = values.clone();
+            let paging = paging.clone();
+            async move {
+                shared.metrics.add_request();
+                shared
+                    .session
+                    .execute_single_page(&shared.prepared, values.as_slice(), paging)
+                    .await
+                    .map_err(|e| execution_error("read", &e))
+            }
+        },
+    )
+    .await?;
+    let next = match response {
+        PagingStateResponse::HasMorePages { state } => Some(state),
+        PagingStateResponse::NoMorePages => None,
+    };
+    let rows = result.into_rows_result().map_err(|e| {
+        Error::permanent(
+            SYSTEM,
+            "read",
+            format!("the query returned no rows result: {e}"),
+        )
+    })?;
+    shared.metrics.add_bytes(rows.rows_bytes_size() as u64);
+    let n = rows.rows_num();
+    if n == 0 {
+        return Ok(Page { batch: None, next });
+    }
+    let batch = to_batch(
+        &shared,
+        rows.rows::<Row>()
+            .map_err(|e| Error::data(SYSTEM, "read", e.to_string()))?,
+        n,
+    )?;
+    shared.metrics.add_rows(n as u64);
+    Ok(Page {
+        batch: Some(batch),
+        next,
+    })
+}
+
+fn to_batch<I>(shared: &Shared, rows: I, n: usize) -> Result<RecordBatch>
+where
+    I: Iterator<Item = std::result::Result<Row, scylla::deserialize::DeserializationError>>,
+{
+    let fields = shared.schema.fields();
+    if fields.is_empty() {
+        let mut count = 0;
+        for r in rows {
+            r.map_err(|e| Error::data(SYSTEM, "read", e.to_string()))?;
+            count += 1;
+        }
+        return RecordBatch::try_new_with_options(
+            shared.schema.clone(),
+            vec![],
+            &RecordBatchOptions::new().with_row_count(Some(count)),
+        )
+        .map_err(|e| Error::internal(SYSTEM, "read", e.to_string()));
+    }
+    let mut builders = fields
+        .iter()
+        .map(|f| ColumnBuilder::new(f.data_type(), n.max(shared.capacity.min(n))))
+        .collect::<Result<Vec<_>>>()?;
+    for r in rows {
+        let row = r.map_err(|e| Error::data(SYSTEM, "read", e.to_string()))?;
+        for ((b, v), name) in builders
+            .iter_mut()
+            .zip(row.columns.iter())
+            .zip(&shared.names)
+        {
+            b.append(v.as_ref(), name)?;
+        }
+    }
+    let arrays = builders
+        .iter_mut()
+        .map(ColumnBuilder::finish)
+        .collect::<Result<Vec<_>>>()?;
+    RecordBatch::try_new(shared.schema.clone(), arrays)
+        .map_err(|e| Error::internal(SYSTEM, "read", e.to_string()))
+}
+
+/// Token of a partition key, by the driver's partitioner (used by tests and lookups).
+pub fn token_of(prepared: &PreparedStatement, values: &[CqlValue]) -> Option<i64> {
+    prepared
+        .calculate_token(&values)
+        .ok()
+        .flatten()
+        .map(|t: Token| t.value())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::tests::sample_meta;
+    use serde_json::json;
+
+    #[test]
+    fn partition_json_is_small_and_stable() {
+        let s = PartitionSpec::Ranges {
+            replica: Some("127.0.0.1:9042".into()),
+            ranges: vec![(i64::MIN, -5), (7, 9)],
+        };
+        let j = serde_json::to_string(&s).unwrap();
+        assert_eq!(
+            j,
+            r#"{"kind":"ranges","replica":"127.0.0.1:9042","ranges":[[-9223372036854775808,-5],[7,9]]}"#
+        );
+        assert_eq!(serde_json::from_str::<PartitionSpec>(&j).unwrap(), s);
+    }
+
+    #[test]
+    fn cql_for_ranges_and_keys() {
+        let m = sample_meta();
+        let sources = vec![Source::Column("n".into()), Source::WriteTime("n".into())];
+        let spec = PartitionSpec::Ranges {
+            replica: None,
+            ranges: vec![(i64::MIN, -5), (7, 9)],
+        };
+        let p = read_plan(&m, &sources, &PushState::default(), &spec).unwrap();
+        assert_eq!(
+            p.cql,
+            "SELECT \"n\", writetime(\"n\") FROM \"ks\".\"t\" WHERE token(\"k1\", \"k2\") >= ? AND token(\"k1\", \"k2\") <= ?"
+        );
+        assert_eq!(
+            p.binds[0],
+            vec![CqlValue::BigInt(i64::MIN), CqlValue::BigInt(-5)]
+        );
+        assert_eq!(
+            p.binds[1],
+            vec![CqlValue::BigInt(8), CqlValue::BigInt(9)],
+            "(7, 9] as [8, 9]"
+        );
+        let p = read_plan(
+            &m,
+            &sources,
+            &PushState::default(),
+            &PartitionSpec::Ranges {
+                replica: None,
+                ranges: vec![(7, 9)],
+            },
+        )
+        .unwrap();
+        assert!(p.cql.contains("> ? AND"));
+        let state = PushState {
+            keys: Some(vec![vec![json!(1)], vec![json!("a")]]),
+            restrictions: vec![crate::pushdown::Restriction {
+                column: "c1".into(),
+                op: ">".into(),
+                values: vec![json!({"$ms": 5})],
+            }],
+            allow_filtering: false,
+        };
+        let spec = PartitionSpec::Keys {
+            keys: state.key_tuples(),
+        };
+        let p = read_plan(&m, &[], &state, &spec).unwrap();
+        assert_eq!(
+            p.cql,
+            "SELECT \"k1\" FROM \"ks\".\"t\" WHERE \"k1\" = ? AND \"k2\" = ? AND \"c1\" > ?"
+        );
+        assert_eq!(p.binds[0].len(), 3);
+    }
+}
