@@ -125,20 +125,25 @@ pub fn plan_splits<N: Clone + Ord>(ranges: &[OwnedRange<N>], count: usize) -> Ve
         let mut current: Vec<TokenRange> = Vec::new();
         let mut current_width = 0u128;
         for r in ranges.iter().filter(|r| r.owner == owner) {
-            let pieces = r.range.width().div_ceil(target);
+            // Pieces close to the target width; each joins the current split when that
+            // brings the split closer to the target, else it starts the next split.
+            let pieces = ((r.range.width() + target / 2) / target).max(1);
             for piece in r.range.split(pieces) {
-                match current.last_mut() {
-                    Some(last) if last.end == piece.start => last.end = piece.end,
-                    _ => current.push(piece),
-                }
-                current_width += piece.width();
-                if current_width >= target {
+                let pw = piece.width();
+                if !current.is_empty()
+                    && (current_width + pw).abs_diff(target) > current_width.abs_diff(target)
+                {
                     splits.push(Split {
                         owner: owner.clone(),
                         ranges: std::mem::take(&mut current),
                     });
                     current_width = 0;
                 }
+                match current.last_mut() {
+                    Some(last) if last.end == piece.start => last.end = piece.end,
+                    _ => current.push(piece),
+                }
+                current_width += pw;
             }
         }
         if !current.is_empty() {
