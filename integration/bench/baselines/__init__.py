@@ -1,0 +1,1 @@
+"""Baseline data sources the benchmark compares spark-ds against."""

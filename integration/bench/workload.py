@@ -1,0 +1,102 @@
+"""The one data set every contender reads and writes, defined once.
+
+Rows are a pure function of `id`, so Spark (both versions), pyarrow and the Rust program
+produce identical values. Only the standard library and PySpark are imported at module
+level: this file is also loaded by the JVM anchor's PySpark 3.5 environment.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+KEYSPACE = "spark_ds_bench"
+COLUMNS = ["id", "i", "d", "s", "ts", "u", "tags"]
+# CQL types; Spark sees: bigint, int, double, string, timestamp, string, array<string>.
+CQL_COLUMNS = [
+    ("id", "bigint"),
+    ("i", "int"),
+    ("d", "double"),
+    ("s", "text"),
+    ("ts", "timestamp"),
+    ("u", "uuid"),
+    ("tags", "list<text>"),
+]
+TS_BASE = 1_700_000_000  # seconds since the epoch of row 0
+_MIX = 0x0123456789ABCDEF  # xor-ed into the id for the uuid's second half
+
+
+def create_table_cql(table: str) -> str:
+    cols = ", ".join(f"{name} {typ}" for name, typ in CQL_COLUMNS)
+    return f"CREATE TABLE IF NOT EXISTS {KEYSPACE}.{table} ({cols}, PRIMARY KEY (id))"
+
+
+def uuid_text(i: int) -> str:
+    h = f"{i:016x}{i ^ _MIX:016x}"
+    return f"{h[0:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+
+
+def spark_frame(spark: Any, rows: int, partitions: int = 2) -> Any:
+    """The generated DataFrame the write jobs save (spark.range based, no Python per row)."""
+    from pyspark.sql import functions as sf
+
+    idc = sf.col("id")
+    mixed = sf.lpad(sf.hex(idc.bitwiseXOR(sf.lit(_MIX))), 16, "0")
+    h = sf.concat(sf.lpad(sf.hex(idc), 16, "0"), mixed)
+    u = sf.lower(
+        sf.concat_ws(
+            "-",
+            sf.substring(h, 1, 8),
+            sf.substring(h, 9, 4),
+            sf.substring(h, 13, 4),
+            sf.substring(h, 17, 4),
+            sf.substring(h, 21, 12),
+        )
+    )
+    return spark.range(0, rows, 1, partitions).select(
+        idc.alias("id"),
+        (idc % 100_000).cast("int").alias("i"),
+        (idc * sf.lit(0.5)).alias("d"),
+        sf.concat(sf.lit("name-"), idc.cast("string")).alias("s"),
+        sf.timestamp_seconds(idc + sf.lit(TS_BASE)).alias("ts"),
+        u.alias("u"),
+        sf.array(
+            sf.concat(sf.lit("t"), (idc % 10).cast("string")),
+            sf.concat(sf.lit("g"), (idc % 7).cast("string")),
+        ).alias("tags"),
+    )
+
+
+def arrow_batch(start: int, n: int) -> Any:
+    """Rows [start, start+n) as a pyarrow RecordBatch with Spark's Arrow types."""
+    import pyarrow as pa
+
+    ids = list(range(start, start + n))
+    schema = pa.schema(
+        [
+            ("id", pa.int64()),
+            ("i", pa.int32()),
+            ("d", pa.float64()),
+            ("s", pa.string()),
+            ("ts", pa.timestamp("us", tz="UTC")),
+            ("u", pa.string()),
+            ("tags", pa.list_(pa.string())),
+        ]
+    )
+    return pa.record_batch(
+        [
+            pa.array(ids, pa.int64()),
+            pa.array([i % 100_000 for i in ids], pa.int32()),
+            pa.array([i * 0.5 for i in ids], pa.float64()),
+            pa.array([f"name-{i}" for i in ids], pa.string()),
+            pa.array([(i + TS_BASE) * 1_000_000 for i in ids], pa.timestamp("us", tz="UTC")),
+            pa.array([uuid_text(i) for i in ids], pa.string()),
+            pa.array([[f"t{i % 10}", f"g{i % 7}"] for i in ids], pa.list_(pa.string())),
+        ],
+        schema=schema,
+    )
+
+
+def arrow_bytes_per_row(sample: int = 50_000) -> float:
+    """Arrow in-memory size of one row (buffers of a sample batch / rows): the MB/s basis."""
+    batch = arrow_batch(1_000_000, sample)  # ids with realistic digit counts
+    return batch.nbytes / sample
