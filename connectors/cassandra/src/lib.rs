@@ -39,6 +39,8 @@ pub fn parse_config(raw: &[(String, String)]) -> Result<Config> {
 
 /// The table's Spark-compatible schema (with requested writetime/ttl columns) and keys.
 pub async fn describe(cfg: &Config) -> Result<TableDescription> {
+    // Missing keyspace/table options are reported before any connection attempt.
+    cfg.qualified_table()?;
     let session = session::session(cfg).await?;
     let meta = schema::table_meta(&session, cfg).await?;
     schema::description(&meta, cfg)
@@ -87,6 +89,7 @@ pub async fn open_reader(
 
 /// Driver-side preparation of a write: table creation, overwrite (TRUNCATE) checks.
 pub async fn prepare_write(cfg: &Config, schema: &Schema, overwrite: bool) -> Result<()> {
+    cfg.qualified_table()?;
     write::prepare_write(cfg, schema, overwrite).await
 }
 

@@ -295,6 +295,12 @@ pub static OPTIONS: OptionSpecs = OptionSpecs::new(
             OptionType::Text,
             "CQL `WITH` clause body for a created table (e.g. `compaction = {...}`).",
         ),
+        OptionSpec::new(
+            "keyspaceReplication",
+            OptionType::Text,
+            "With `createTable`: create a missing keyspace with this CQL replication map \
+             (e.g. `{'class': 'SimpleStrategy', 'replication_factor': 1}`).",
+        ),
         // Behaviour.
         OptionSpec::new(
             "retryMaxAttempts",
@@ -389,6 +395,7 @@ pub struct Config {
     pub partition_key: Vec<String>,
     pub clustering_key: Vec<String>,
     pub table_options: Option<String>,
+    pub keyspace_replication: Option<String>,
     pub retry_max_attempts: u32,
     pub retry_max_elapsed: Duration,
     pub log_level: Option<String>,
@@ -478,6 +485,7 @@ impl Config {
             partition_key: o.list("partitionKey"),
             clustering_key: o.list("clusteringKey"),
             table_options: text(&o, "tableOptions"),
+            keyspace_replication: text(&o, "keyspaceReplication"),
             retry_max_attempts: int(&o, "retryMaxAttempts") as u32,
             retry_max_elapsed: Duration::from_millis(int(&o, "retryMaxElapsedMs") as u64),
             log_level: text(&o, "logLevel"),

@@ -31,11 +31,35 @@ const LOG: &str = "spark_ds::cassandra";
 
 type Value = MaybeUnset<Option<CqlValue>>;
 
+/// `CREATE KEYSPACE IF NOT EXISTS` when the user gave `keyspaceReplication`.
+async fn create_keyspace_if_asked(session: &Session, cfg: &Config, ks: &str) -> Result<()> {
+    let Some(replication) = &cfg.keyspace_replication else {
+        return Ok(());
+    };
+    let cql = format!(
+        "CREATE KEYSPACE IF NOT EXISTS {} WITH replication = {replication}",
+        quote(ks)
+    );
+    log::info!(target: LOG, "creating keyspace if missing: {cql}");
+    session
+        .query_unpaged(cql.as_str(), ())
+        .await
+        .map_err(|e| execution_error("create keyspace", &e))?;
+    let _ = session.await_schema_agreement().await;
+    session
+        .refresh_metadata()
+        .await
+        .map_err(|e| Error::transient(SYSTEM, "metadata", format!("cannot read the schema: {e}")))
+}
+
 /// Creates the table when asked, truncates on overwrite when confirmed.
 pub async fn prepare_write(cfg: &Config, schema: &Schema, overwrite: bool) -> Result<()> {
     let session = session(cfg).await?;
     let ks = cfg.keyspace()?;
     let table = cfg.table()?;
+    if cfg.create_table {
+        create_keyspace_if_asked(&session, cfg, ks).await?;
+    }
     let exists = match table_meta(&session, cfg).await {
         Ok(_) => true,
         Err(e)

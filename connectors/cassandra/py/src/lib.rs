@@ -12,6 +12,8 @@ use spark_ds_pybridge::call::{run, run_async};
 use spark_ds_pybridge::streams::{BatchStream, BatchWriter};
 
 type RawOptions = HashMap<String, String>;
+/// (Spark DDL, pyarrow schema, partition-key columns, clustering-key columns).
+type Described = (String, Py<PyAny>, Vec<String>, Vec<String>);
 
 fn config(options: &RawOptions) -> Result<cassandra::Config> {
     let pairs: Vec<(String, String)> = options
@@ -35,10 +37,7 @@ fn validate_options(py: Python<'_>, options: RawOptions) -> PyResult<()> {
 
 /// The table's Spark schema: (DDL string, pyarrow schema, partition key, clustering key).
 #[pyfunction]
-fn describe(
-    py: Python<'_>,
-    options: RawOptions,
-) -> PyResult<(String, Py<PyAny>, Vec<String>, Vec<String>)> {
+fn describe(py: Python<'_>, options: RawOptions) -> PyResult<Described> {
     let description = run_async(py, "describe table", async {
         let cfg = config(&options)?;
         cassandra::describe(&cfg).await
@@ -138,11 +137,11 @@ fn lookup(
     keys: &Bound<'_, PyAny>,
 ) -> PyResult<(Py<PyAny>, u64, u64)> {
     let keys = from_pyarrow(keys)?;
-    let (batch, queries, rows) = run_async(py, "lookup", async {
+    let (batch, stats) = run_async(py, "lookup", async {
         let cfg = config(&options)?;
         cassandra::lookup_with_stats(&cfg, &columns, keys).await
     })?;
-    Ok((to_pyarrow(py, &batch)?, queries, rows))
+    Ok((to_pyarrow(py, &batch)?, stats.queries, stats.rows))
 }
 
 #[pymodule]

@@ -23,7 +23,8 @@ _ROWS_PER_BATCH = 10_000
 def _arrow_schema(schema: StructType) -> Any:
     from pyspark.sql.pandas.types import to_arrow_schema
 
-    return to_arrow_schema(schema)
+    # Timestamps cross as UTC instants; the zone is only a label on the Arrow type.
+    return to_arrow_schema(schema, timezone="UTC")
 
 
 def _row_batches(rows: Iterator[Any], schema: StructType) -> Iterator[Any]:
