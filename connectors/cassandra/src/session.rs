@@ -15,7 +15,8 @@ use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
 use scylla::errors::{DbError, ExecutionError, RequestAttemptError};
 use scylla::policies::load_balancing::DefaultPolicy;
-use spark_ds_core::{Error, ErrorKind, Result, Secret};
+use spark_ds_core::auth::{EnvCredentials, ExplicitCredentials, FileCredentials};
+use spark_ds_core::{AuthChain, Credentials, Error, ErrorKind, Resolved, Result, Secret};
 
 use crate::SYSTEM;
 use crate::options::{Config, consistency};
@@ -31,75 +32,33 @@ fn cache() -> &'static Cache {
     CACHE.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
-/// Username and password from options, then the environment, then the secrets file.
-pub fn credentials(cfg: &Config) -> Result<Option<(String, Secret)>> {
-    if let Some(user) = &cfg.username {
-        let password = match &cfg.password {
-            Some(p) => p.clone(),
-            None => match std::env::var(PASSWORD_ENV) {
-                Ok(p) => Secret::new(p),
-                Err(_) => match secrets_file(cfg)? {
-                    Some((_, p)) => p,
-                    None => {
-                        return Err(Error::config(
-                            SYSTEM,
-                            format!(
-                                "option `username` is set but no password was given (option `password`, env {PASSWORD_ENV} or `secretsFile`)"
-                            ),
-                        ));
-                    }
-                },
-            },
-        };
-        return Ok(Some((user.clone(), password)));
-    }
-    if let (Ok(user), Ok(password)) = (std::env::var(USERNAME_ENV), std::env::var(PASSWORD_ENV)) {
-        return Ok(Some((user, Secret::new(password))));
-    }
-    secrets_file(cfg)
-}
-
-fn secrets_file(cfg: &Config) -> Result<Option<(String, Secret)>> {
-    let Some(path) = &cfg.secrets_file else {
-        return Ok(None);
-    };
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Error::config(
+/// Username and password through the core auth chain: options, then the environment,
+/// then the secrets file. `None` (anonymous) when no source has any.
+pub async fn credentials(cfg: &Config) -> Result<Option<(String, Secret)>> {
+    let chain = AuthChain::new(SYSTEM)
+        .with(ExplicitCredentials::username_password(
+            cfg.username.clone(),
+            cfg.password.clone(),
+        ))
+        .with(EnvCredentials::username_password(
+            USERNAME_ENV,
+            PASSWORD_ENV,
+        ))
+        .with(FileCredentials::username_password(
+            cfg.secrets_file.clone(),
+            "username",
+            "password",
+        ));
+    match chain.resolve_optional().await? {
+        None => Ok(None),
+        Some(Resolved {
+            credentials: Credentials::UsernamePassword { username, password },
+            ..
+        }) => Ok(Some((username, password))),
+        Some(other) => Err(Error::internal(
             SYSTEM,
-            format!("option `secretsFile`: cannot read {}: {e}", path.display()),
-        )
-    })?;
-    let mut user = None;
-    let mut password = None;
-    if let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(&text) {
-        for (k, v) in map {
-            let v = v.as_str().map(String::from);
-            match k.to_ascii_lowercase().as_str() {
-                "username" | "user" => user = v,
-                "password" => password = v,
-                _ => {}
-            }
-        }
-    } else {
-        for line in text.lines() {
-            if let Some((k, v)) = line.split_once(['=', ':']) {
-                let v = v.trim().trim_matches('"').to_string();
-                match k.trim().to_ascii_lowercase().as_str() {
-                    "username" | "user" | "spark.cassandra.auth.username" => user = Some(v),
-                    "password" | "spark.cassandra.auth.password" => password = Some(v),
-                    _ => {}
-                }
-            }
-        }
-    }
-    match (user, password) {
-        (Some(u), Some(p)) => Ok(Some((u, Secret::new(p)))),
-        _ => Err(Error::config(
-            SYSTEM,
-            format!(
-                "option `secretsFile`: {} must hold a username and a password",
-                path.display()
-            ),
+            "authenticate",
+            format!("unexpected credentials from {}", other.provider),
         )),
     }
 }
@@ -131,7 +90,7 @@ fn identity(cfg: &Config, creds: &Option<(String, Secret)>) -> String {
 
 /// The session for this configuration, connected on first use.
 pub async fn session(cfg: &Config) -> Result<Arc<Session>> {
-    let creds = credentials(cfg)?;
+    let creds = credentials(cfg).await?;
     let key = identity(cfg, &creds);
     if let Some(s) = cache().lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
         return Ok(s.clone());
@@ -459,28 +418,30 @@ mod tests {
     fn identity_differs_by_password_without_showing_it() {
         let a = cfg(&[("username", "u"), ("password", "first-password")]);
         let b = cfg(&[("username", "u"), ("password", "other-password")]);
-        let ia = identity(&a, &credentials(&a).unwrap());
-        let ib = identity(&b, &credentials(&b).unwrap());
+        let creds = |c: &Config| spark_ds_core::runtime::block_on(credentials(c)).unwrap();
+        let ia = identity(&a, &creds(&a).unwrap());
+        let ib = identity(&b, &creds(&b).unwrap());
         assert_ne!(ia, ib);
         assert!(!ia.contains("first-password"));
         assert!(ia.starts_with(&std::process::id().to_string()));
     }
 
     #[test]
-    fn secrets_file_formats() {
+    fn credentials_come_from_options_then_the_secrets_file() {
+        let creds = |c: &Config| spark_ds_core::runtime::block_on(credentials(c)).unwrap();
         let dir = std::env::temp_dir().join(format!("sdc-secrets-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let json = dir.join("s.json");
         std::fs::write(&json, r#"{"username": "app", "password": "pw-from-json"}"#).unwrap();
         let c = cfg(&[("secretsFile", json.to_str().unwrap())]);
-        let (u, p) = secrets_file(&c).unwrap().unwrap();
+        let (u, p) = creds(&c).unwrap().unwrap();
         assert_eq!((u.as_str(), p.expose()), ("app", "pw-from-json"));
-        let kv = dir.join("s.properties");
-        std::fs::write(&kv, "username=app2\npassword = pw-from-kv\n").unwrap();
-        let c = cfg(&[("secretsFile", kv.to_str().unwrap())]);
-        assert_eq!(secrets_file(&c).unwrap().unwrap().1.expose(), "pw-from-kv");
-        std::fs::write(&kv, "nothing").unwrap();
-        assert_eq!(secrets_file(&c).unwrap_err().kind(), ErrorKind::Config);
+        let c = cfg(&[
+            ("username", "opt"),
+            ("password", "pw-from-options"),
+            ("secretsFile", json.to_str().unwrap()),
+        ]);
+        assert_eq!(creds(&c).unwrap().unwrap().0, "opt");
     }
 
     #[test]

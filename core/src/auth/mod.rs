@@ -95,31 +95,29 @@ impl AuthChain {
         self
     }
 
-    /// The first credentials found; an auth error listing every skip reason if none.
-    pub async fn resolve(&self) -> Result<Resolved> {
-        let mut skipped = Vec::new();
-        for provider in &self.providers {
-            match provider.provide().await {
-                Ok(Provided::Found(credentials)) => {
-                    log::debug!(
-                        target: "spark_ds::auth",
-                        "{}: credentials from {}",
-                        self.system,
-                        provider.name()
-                    );
-                    return Ok(Resolved {
-                        credentials,
-                        provider: provider.name(),
-                    });
-                }
-                Ok(Provided::Skipped(reason)) => {
-                    skipped.push(format!("{}: {reason}", provider.name()))
-                }
-                Err(e) => {
-                    return Err(e.with_context(format!("credentials from {}", provider.name())));
-                }
+    /// For systems that also accept anonymous clients: `None` when every provider skipped
+    /// (the reasons are logged at debug level), the first credentials found otherwise.
+    pub async fn resolve_optional(&self) -> Result<Option<Resolved>> {
+        match self.resolve_or_skips().await? {
+            Ok(resolved) => Ok(Some(resolved)),
+            Err(skipped) => {
+                log::debug!(
+                    target: "spark_ds::auth",
+                    "{}: no credentials, connecting anonymously ({})",
+                    self.system,
+                    skipped.join("; ")
+                );
+                Ok(None)
             }
         }
+    }
+
+    /// The first credentials found; an auth error listing every skip reason if none.
+    pub async fn resolve(&self) -> Result<Resolved> {
+        let skipped = match self.resolve_or_skips().await? {
+            Ok(resolved) => return Ok(resolved),
+            Err(skipped) => skipped,
+        };
         let tried = if skipped.is_empty() {
             "no credential source configured".to_owned()
         } else {
@@ -130,6 +128,34 @@ impl AuthChain {
             "authenticate",
             format!("no credentials found ({tried})"),
         ))
+    }
+
+    /// Walks the providers: the first credentials found, or every skip reason.
+    async fn resolve_or_skips(&self) -> Result<std::result::Result<Resolved, Vec<String>>> {
+        let mut skipped = Vec::new();
+        for provider in &self.providers {
+            match provider.provide().await {
+                Ok(Provided::Found(credentials)) => {
+                    log::debug!(
+                        target: "spark_ds::auth",
+                        "{}: credentials from {}",
+                        self.system,
+                        provider.name()
+                    );
+                    return Ok(Ok(Resolved {
+                        credentials,
+                        provider: provider.name(),
+                    }));
+                }
+                Ok(Provided::Skipped(reason)) => {
+                    skipped.push(format!("{}: {reason}", provider.name()))
+                }
+                Err(e) => {
+                    return Err(e.with_context(format!("credentials from {}", provider.name())));
+                }
+            }
+        }
+        Ok(Err(skipped))
     }
 }
 
