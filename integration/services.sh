@@ -23,7 +23,8 @@ done
 
 export SPARK_DS_SPARK_HOME="${SPARK_DS_SPARK_HOME:-$(spark_default_home)}"
 export SPARK_DS_SPARK_WORKER_VENV="${SPARK_DS_SPARK_WORKER_VENV:-$STATE/spark-worker-venv}"
-export SPARK_DS_SPARK_WORKER_PYTHON="${PYSPARK_PYTHON:-$SPARK_DS_SPARK_WORKER_VENV/bin/python}"
+# Not PYSPARK_PYTHON: test drivers set that for themselves, and the workers must keep their own.
+export SPARK_DS_SPARK_WORKER_PYTHON="${SPARK_DS_SPARK_WORKER_PYTHON:-$SPARK_DS_SPARK_WORKER_VENV/bin/python}"
 
 usage() {
   sed -n '2,6p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2

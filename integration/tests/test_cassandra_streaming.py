@@ -32,7 +32,9 @@ def run_available_now(spark, source: Path, checkpoint: Path, options: dict[str, 
         .trigger(availableNow=True)
         .start()
     )
-    query.awaitTermination(300)
+    finished = query.awaitTermination(300)
+    query.stop()  # availableNow ends by itself; stop() also waits for its threads to exit
+    assert finished, "the availableNow query did not finish within 300 s"
     assert query.exception() is None, query.exception()
 
 
@@ -58,6 +60,7 @@ def test_restarted_stream_leaves_no_duplicate_effect(spark, env, tmp_path) -> No
     # A crash after the write but before Spark recorded the commit: the batch is replayed.
     commits = sorted((checkpoint / "commits").glob("[0-9]*"), key=lambda p: int(p.name))
     commits[-1].unlink()
+    (commits[-1].parent / f".{commits[-1].name}.crc").unlink(missing_ok=True)
     run_available_now(spark, source, checkpoint, options)
     assert table() == expected
     cql.cluster.shutdown()
