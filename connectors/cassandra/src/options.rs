@@ -307,7 +307,7 @@ pub static OPTIONS: OptionSpecs = OptionSpecs::new(
             OptionType::Int { min: 1, max: 100 },
             "Attempts for a page fetch or idempotent write on transient errors.",
         )
-        .default("5")
+        .default("10")
         .aliases(&["spark.cassandra.query.retry.count"]),
         OptionSpec::new(
             "retryMaxElapsedMs",

@@ -3,6 +3,7 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use arrow_array::{RecordBatch, RecordBatchOptions};
 use arrow_schema::SchemaRef;
@@ -45,10 +46,15 @@ pub enum PartitionSpec {
     Keys { keys: Vec<Vec<Value>> },
 }
 
+/// The first backoff: a node that dropped its connections takes seconds, not milliseconds,
+/// to take new ones, so starting at core's 100 ms spends attempts too early.
+const INITIAL_BACKOFF: Duration = Duration::from_millis(250);
+
 pub(crate) fn retry_policy(cfg: &Config) -> RetryPolicy {
     RetryPolicy {
         max_attempts: cfg.retry_max_attempts,
         max_elapsed: cfg.retry_max_elapsed,
+        initial_backoff: INITIAL_BACKOFF,
         ..RetryPolicy::default()
     }
 }
