@@ -334,3 +334,23 @@ def test_uuid_strings_write_into_uuid_columns(spark, env, cql, keyspace) -> None
     value = uuid.uuid4()
     write(spark.createDataFrame([(str(value), 1)], "id STRING, n INT"), env, keyspace, "ids")
     assert cql.execute(f"SELECT id FROM {keyspace}.ids").one().id == value
+
+
+def test_unlogged_batches_by_partition_write_every_row(spark, env, keyspace) -> None:
+    df = spark.range(2000).selectExpr(
+        "CAST(id % 50 AS INT) AS pk", "CAST(id AS INT) AS ck", "concat('v', id) AS v"
+    )
+    write(
+        df,
+        env,
+        keyspace,
+        "grouped",
+        createTable="true",
+        partitionKey="pk",
+        clusteringKey="ck",
+        batchGroupingKey="partition",
+        batchSizeRows=16,
+    )
+    back = read(spark, env, keyspace, "grouped")
+    assert back.count() == 2000
+    assert back.exceptAll(df).count() == 0
