@@ -25,7 +25,8 @@ demo: setup
 	@$(SERVICES) up
 	@$(PY) integration/demo/main_job.py
 
-## test: every gate CI runs (lint, Rust tests, services, end-to-end tests)
+## test: every gate CI runs (lint incl. stub checks of the installed wheels, Rust tests,
+## services, end-to-end tests)
 test: setup lint services-up rust-test py-test
 
 lint: python
@@ -34,6 +35,7 @@ lint: python
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	bash integration/scripts/stubtest.sh
 
 rust-test:
 	cargo test --workspace

@@ -1,16 +1,35 @@
-"""Type stubs of the native extension module `pyspark_ds_cassandra._native`."""
+"""Type stubs of `pyspark_ds_cassandra._native` (checked by `mypy.stubtest` in `make lint`)."""
 
 from collections.abc import Iterator
+from typing import final
 
 import pyarrow as pa
 
+__all__ = [
+    "BatchStream",
+    "BatchWriter",
+    "__version__",
+    "_debug_panic",
+    "describe",
+    "lookup",
+    "open_reader",
+    "open_writer",
+    "options_table",
+    "plan_partitions",
+    "prepare_write",
+    "push_filters",
+    "set_log_level",
+    "validate_options",
+]
 __version__: str
 
+@final
 class BatchStream(Iterator[pa.RecordBatch]):
     def __iter__(self) -> BatchStream: ...
     def __next__(self) -> pa.RecordBatch: ...
     def close(self) -> None: ...
 
+@final
 class BatchWriter:
     def write(self, batch: pa.RecordBatch) -> None: ...
     def finish(self) -> dict[str, int]: ...
