@@ -9,11 +9,12 @@ use arrow_array::{RecordBatch, RecordBatchOptions};
 use arrow_schema::SchemaRef;
 use futures::future::BoxFuture;
 use scylla::client::session::Session;
+use scylla::deserialize::row::ColumnIterator;
 use scylla::policies::load_balancing::{NodeIdentifier, SingleTargetLoadBalancingPolicy};
 use scylla::response::{PagingState, PagingStateResponse};
 use scylla::routing::Token;
 use scylla::statement::prepared::PreparedStatement;
-use scylla::value::{CqlValue, Row};
+use scylla::value::CqlValue;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use spark_ds_core::{BatchSource, Error, Result, RetryPolicy, TaskMetrics};
@@ -510,7 +511,7 @@ async fn fetch_page(
     }
     let batch = to_batch(
         &shared,
-        rows.rows::<Row>()
+        rows.rows::<ColumnIterator>()
             .map_err(|e| Error::data(SYSTEM, "read", e.to_string()))?,
         n,
     )?;
@@ -521,9 +522,14 @@ async fn fetch_page(
     })
 }
 
-fn to_batch<I>(shared: &Shared, rows: I, n: usize) -> Result<RecordBatch>
+fn to_batch<'frame, 'metadata, I>(shared: &Shared, rows: I, n: usize) -> Result<RecordBatch>
 where
-    I: Iterator<Item = std::result::Result<Row, scylla::deserialize::DeserializationError>>,
+    I: Iterator<
+        Item = std::result::Result<
+            ColumnIterator<'frame, 'metadata>,
+            scylla::deserialize::DeserializationError,
+        >,
+    >,
 {
     let fields = shared.schema.fields();
     if fields.is_empty() {
@@ -545,12 +551,9 @@ where
         .collect::<Result<Vec<_>>>()?;
     for r in rows {
         let row = r.map_err(|e| Error::data(SYSTEM, "read", e.to_string()))?;
-        for ((b, v), name) in builders
-            .iter_mut()
-            .zip(row.columns.iter())
-            .zip(&shared.names)
-        {
-            b.append(v.as_ref(), name)?;
+        for ((b, column), name) in builders.iter_mut().zip(row).zip(&shared.names) {
+            let column = column.map_err(|e| Error::data(SYSTEM, "read", e.to_string()))?;
+            b.append_raw(column, name)?;
         }
     }
     let arrays = builders

@@ -13,7 +13,11 @@ use arrow_array::builder::{
 use arrow_array::{ArrayRef, ListArray, MapArray, StructArray};
 use arrow_buffer::{NullBufferBuilder, OffsetBuffer, ScalarBuffer};
 use arrow_schema::{DataType, FieldRef, Fields};
-use scylla::value::{CqlDecimal, CqlValue, CqlVarint};
+use scylla::cluster::metadata::{ColumnType, NativeType};
+use scylla::deserialize::DeserializationError;
+use scylla::deserialize::row::RawColumn;
+use scylla::deserialize::value::DeserializeValue;
+use scylla::value::{CqlDecimal, CqlTimestamp, CqlValue, CqlVarint};
 use spark_ds_core::{Error, Result};
 
 use crate::SYSTEM;
@@ -54,6 +58,14 @@ pub enum ColumnBuilder {
         children: Vec<ColumnBuilder>,
         len: usize,
     },
+}
+
+/// Types whose zero-length value is a real value (empty string or blob), not "empty".
+fn is_variable_length(typ: &ColumnType<'_>) -> bool {
+    matches!(
+        typ,
+        ColumnType::Native(NativeType::Text | NativeType::Ascii | NativeType::Blob)
+    )
 }
 
 fn mismatch(column: &str, expected: &DataType, v: &CqlValue) -> Error {
@@ -128,6 +140,69 @@ impl ColumnBuilder {
                 ));
             }
         })
+    }
+
+    /// Appends one column of a raw result row. The common scalar types are read straight
+    /// from the response frame (borrowed text and bytes, no `CqlValue`, no allocation per
+    /// value); everything else goes through [`ColumnBuilder::append`].
+    pub fn append_raw(&mut self, column: RawColumn<'_, '_>, name: &str) -> Result<()> {
+        let typ = column.spec.typ();
+        let slice = column.slice;
+        let bad =
+            |e: DeserializationError| Error::data(SYSTEM, "read", format!("column `{name}`: {e}"));
+        // CQL's "empty" value of a fixed-size type reads as null, as in `append`.
+        if slice.is_some_and(|s| s.is_empty()) && !is_variable_length(typ) {
+            self.append_null();
+            return Ok(());
+        }
+        match (self, typ) {
+            (ColumnBuilder::Utf8(b), ColumnType::Native(NativeType::Text | NativeType::Ascii)) => {
+                b.append_option(<Option<&str>>::deserialize(typ, slice).map_err(bad)?)
+            }
+            (ColumnBuilder::Int64(b), ColumnType::Native(NativeType::BigInt)) => {
+                b.append_option(<Option<i64>>::deserialize(typ, slice).map_err(bad)?)
+            }
+            (ColumnBuilder::Int32(b), ColumnType::Native(NativeType::Int)) => {
+                b.append_option(<Option<i32>>::deserialize(typ, slice).map_err(bad)?)
+            }
+            (ColumnBuilder::Int16(b), ColumnType::Native(NativeType::SmallInt)) => {
+                b.append_option(<Option<i16>>::deserialize(typ, slice).map_err(bad)?)
+            }
+            (ColumnBuilder::Int8(b), ColumnType::Native(NativeType::TinyInt)) => {
+                b.append_option(<Option<i8>>::deserialize(typ, slice).map_err(bad)?)
+            }
+            (ColumnBuilder::Float32(b), ColumnType::Native(NativeType::Float)) => {
+                b.append_option(<Option<f32>>::deserialize(typ, slice).map_err(bad)?)
+            }
+            (ColumnBuilder::Float64(b), ColumnType::Native(NativeType::Double)) => {
+                b.append_option(<Option<f64>>::deserialize(typ, slice).map_err(bad)?)
+            }
+            (ColumnBuilder::Boolean(b), ColumnType::Native(NativeType::Boolean)) => {
+                b.append_option(<Option<bool>>::deserialize(typ, slice).map_err(bad)?)
+            }
+            (ColumnBuilder::Binary(b), ColumnType::Native(NativeType::Blob)) => {
+                b.append_option(<Option<&[u8]>>::deserialize(typ, slice).map_err(bad)?)
+            }
+            (ColumnBuilder::Timestamp(b, _), ColumnType::Native(NativeType::Timestamp)) => {
+                match <Option<CqlTimestamp>>::deserialize(typ, slice).map_err(bad)? {
+                    None => b.append_null(),
+                    Some(CqlTimestamp(millis)) => {
+                        b.append_value(millis.checked_mul(1000).ok_or_else(|| {
+                            Error::data(
+                                SYSTEM,
+                                "read",
+                                format!("column `{name}`: timestamp {millis} ms is out of range"),
+                            )
+                        })?)
+                    }
+                }
+            }
+            (builder, _) => {
+                let value = <Option<CqlValue>>::deserialize(typ, slice).map_err(bad)?;
+                return builder.append(value.as_ref(), name);
+            }
+        }
+        Ok(())
     }
 
     /// Appends one value (`None` = null).
