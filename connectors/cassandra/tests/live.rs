@@ -20,8 +20,12 @@ use spark_ds_core::ErrorKind;
 use spark_ds_core::runtime::block_on;
 
 fn env() -> serde_json::Value {
-    let path = std::env::var("SPARK_DS_SERVICES_ENV")
-        .unwrap_or_else(|_| format!("{}/../../.services/env.json", env!("CARGO_MANIFEST_DIR")));
+    // The harness's env file: explicit, else in its state dir, else the default state dir.
+    let path = std::env::var("SPARK_DS_SERVICES_ENV").unwrap_or_else(|_| {
+        let state = std::env::var("SPARK_DS_SERVICES_HOME")
+            .unwrap_or_else(|_| format!("{}/../../.services", env!("CARGO_MANIFEST_DIR")));
+        format!("{state}/env.json")
+    });
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!("cannot read {path} ({e}): run `integration/services.sh up cassandra` first")
     });
