@@ -188,7 +188,7 @@ class RustContender:
 class Plan:
     sizes: list[int]
     reps: int
-    warmup: bool
+    warmup: str  # each | first | none
     verify: bool
     smoke: bool
     budget: float  # seconds one contender may take at one size (projected), else skipped
@@ -284,6 +284,8 @@ def summarize(results: list[dict[str, Any]], bpr: float) -> dict[tuple[str, str,
 
 
 def run(plan: Plan, cfg: dict[str, Any]) -> dict[str, Any]:  # noqa: PLR0912
+    OUT.mkdir(parents=True, exist_ok=True)
+    raw_log = OUT / f"results-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"  # one line per run
     cql = Cql(cfg)
     sizes = plan.sizes
     tables = [f"src_{n}" for n in sizes] + [SINK[c] for c in plan.contenders if c in SINK]
@@ -317,8 +319,9 @@ def run(plan: Plan, cfg: dict[str, Any]) -> dict[str, Any]:  # noqa: PLR0912
             log(f"{name} ready in {time.perf_counter() - t0:.1f} s: {live[name].info}")
         meta["contenders"] = {n: c.info for n, c in live.items()}
 
-        rate: dict[str, float] = {}  # slowest rows/s seen per contender, for the budget
-        for rows in sizes:
+        # Median timed rows/s per (contender, op) at the previous size, for the budget.
+        rate: dict[tuple[str, str], float] = {}
+        for size_index, rows in enumerate(sizes):
             src = f"src_{rows}"
             loader = next((c for c in ("rust", "ours", "scc", "python") if c in live), None)
             if loader is None:
@@ -329,58 +332,80 @@ def run(plan: Plan, cfg: dict[str, Any]) -> dict[str, Any]:  # noqa: PLR0912
             if "error" in r:
                 raise RuntimeError(f"loading {src} failed: {r['error']}")
             log(f"loaded in {time.perf_counter() - t0:.1f} s")
-            active = []
+            warm = plan.warmup == "each" or (plan.warmup == "first" and size_index == 0)
+            runs = plan.reps + int(warm)
+            todo: dict[str, list[str]] = {}
             for name in live:
-                if name in rate:
-                    projected = rows / rate[name] * (plan.reps + int(plan.warmup)) * 2
-                    if projected > plan.budget:
-                        why = (
-                            f"skipped at {rows:,} rows: projected {projected / 60:.0f} min "
-                            f"> budget {plan.budget / 60:.0f} min (from its smaller-size speed)"
-                        )
-                        plan.skipped.setdefault(f"{name}@{rows}", why)
-                        log(f"{name} {why}")
-                        continue
-                active.append(name)
+                for op in ("read", "write"):
+                    if (name, op) in rate:
+                        projected = rows / rate[(name, op)] * runs
+                        if projected > plan.budget:
+                            why = (
+                                f"projected {projected / 60:.1f} min for {runs} runs > budget "
+                                f"{plan.budget / 60:.1f} min (from its speed at the previous size)"
+                            )
+                            plan.skipped[f"{name} {op}@{rows}"] = why
+                            log(f"skipping {name} {op} at {rows:,} rows: {why}")
+                            continue
+                    todo.setdefault(name, []).append(op)
+            active = list(todo)
+            timings: dict[tuple[str, str], list[float]] = {}
 
             def one(  # noqa: PLR0917
-                name: str, op: str, timed: bool, rep: int, rows: int = rows, src: str = src
+                name: str,
+                op: str,
+                timed: bool,
+                rep: int,
+                rows: int = rows,
+                src: str = src,
+                todo: dict[str, list[str]] = todo,
+                timings: dict[tuple[str, str], list[float]] = timings,
             ) -> None:
+                if op not in todo.get(name, []):
+                    return
                 table = src if op == "read" else SINK.get(name, "-")
                 if op == "write" and name in SINK:
                     cql.truncate(table)
-                cmd = {"op": op, "rows": rows, "table": table, "verify": plan.verify and timed}
+                # Row counts are checked once per contender and size (first timed run).
+                verify = plan.verify and timed and rep == 0
+                cmd = {"op": op, "rows": rows, "table": table, "verify": verify}
                 r = live[name].run(cmd)
                 r.update(timed=timed, rep=rep)
                 results.append(r)
+                with open(raw_log, "a") as fh:
+                    fh.write(json.dumps(r) + "\n")
                 if "error" in r:
                     log(f"  {name:8s} {op:5s} ERROR {r['error']}")
                     return
                 speed = rows / r["seconds"]
-                rate[name] = min(rate.get(name, speed), speed)
+                if timed:
+                    timings.setdefault((name, op), []).append(r["seconds"])
                 tag = "timed" if timed else "warm-up"
                 log(f"  {name:8s} {op:5s} {tag:7s} {r['seconds']:8.2f} s  {speed:12,.0f} rows/s")
-                if cmd["verify"] and op == "read" and r.get("verified_rows") != rows:
+                if verify and op == "read" and r.get("verified_rows") != rows:
                     r["error"] = f"read {r.get('verified_rows')} rows, expected {rows}"
                     log(f"  {name} read the wrong number of rows: {r['error']}")
-                if plan.verify and timed and op == "write" and name in SINK:
+                # count(*) over a large table times out on the server: check small ones only.
+                if verify and op == "write" and name in SINK and rows <= 200_000:
                     n = cql.count(table)
                     if n != rows:
                         r["error"] = f"wrote {n} rows, expected {rows}"
                         log(f"  {name} wrote the wrong number of rows: {r['error']}")
 
-            if plan.warmup:
+            if warm:
                 log(f"{rows:,} rows: warm-up (each contender reads and writes once, untimed)")
                 for name in active:
                     one(name, "read", False, -1)
                     one(name, "write", False, -1)
-            for rep in range(plan.reps):
+            for rep in range(plan.reps if active else 0):
                 # Rotate the order each repetition so no contender always runs first.
                 order = active[rep % len(active) :] + active[: rep % len(active)]
                 log(f"{rows:,} rows: repetition {rep + 1}/{plan.reps}, order {order}")
                 for op in ("read", "write"):
                     for name in order:
                         one(name, op, True, rep)
+            for key, secs in timings.items():
+                rate[key] = rows / statistics.median(secs)
     finally:
         for c in live.values():
             c.close()
@@ -419,7 +444,15 @@ def report(data: dict[str, Any], md_path: Path, png_path: Path) -> str:  # noqa:
         + f" on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. "
         "See `README.md` beside this file for what is measured and how.",
         "",
-        f"- Machine: {m['nproc']} cores ({m['cpu']}), {m['memory_gib']} GiB, Linux {m['kernel']}; "
+        (
+            "- **Interrupted run**: the table is built from the repetitions the run finished "
+            "before it stopped (`n=` marks medians of fewer repetitions than planned); the "
+            "machine line is read when the report was made.\n"
+            if meta["plan"].get("interrupted")
+            else ""
+        )
+        + f"- Machine: {m['nproc']} cores ({m['cpu']}), {m['memory_gib']} GiB, "
+        f"Linux {m['kernel']}; "
         f"load average at start {m['load_start'][0]:.1f}, at end {m['load_end'][0]:.1f} "
         "(shared with other work: absolute numbers are noisy, ratios within one run are "
         "the point).",
@@ -440,9 +473,13 @@ def report(data: dict[str, Any], md_path: Path, png_path: Path) -> str:  # noqa:
         "Connectors run with their default options (fetch size, splits, write concurrency).",
         f"- Sizes {', '.join(f'{s:,}' for s in sizes)} rows; median of {meta['plan']['reps']} "
         + (
-            "timed repetitions after one untimed warm-up read and write per contender and size; "
-            if meta["plan"]["warmup"]
-            else "timed repetition(s), no warm-up; "
+            {
+                "each": "timed repetitions after one untimed warm-up read and write per "
+                "contender and size; ",
+                "first": "timed repetitions; one untimed warm-up read and write per contender "
+                "at the first size only (sessions, JIT and Python workers warm for the rest); ",
+                "none": "timed repetition(s), no warm-up; ",
+            }[meta["plan"]["warmup"]]
         )
         + "contenders interleaved, order rotated each repetition.",
         f"- MB/s = rows x {bpr:.1f} B (the data set's Arrow in-memory size per row) / seconds. "
@@ -470,14 +507,15 @@ def report(data: dict[str, Any], md_path: Path, png_path: Path) -> str:  # noqa:
             cells = []
             for s in sizes:
                 v = summary.get((n, op, s))
-                skip = data["skipped"].get(f"{n}@{s}")
+                skip = data["skipped"].get(f"{n} {op}@{s}") or data["skipped"].get(n)
                 if v is None:
                     cells.append("skipped" if skip else "-")
                     continue
                 rss = f"{v['peak_worker_rss_mib']:.0f}" if v["peak_worker_rss_mib"] else "-"
+                n_note = f" (n={v['n']})" if v["n"] < meta["plan"]["reps"] else ""
                 cells.append(
                     f"{fmt_rate(v['rows_per_s'])} · {v['mb_per_s']:.0f} · "
-                    f"{v['cpu_per_mrows']:.1f} · {rss}"
+                    f"{v['cpu_per_mrows']:.1f} · {rss}{n_note}"
                 )
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
         lines.append("")
@@ -548,7 +586,7 @@ def chart(summary: dict, sizes: list[int], names: list[str], path: Path) -> None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(13, 5.2))
+    fig, axes = plt.subplots(1, 2, figsize=(13, 6))
     width = 0.8 / max(1, len(names))
     colors = {
         "ours": "#d62728",
@@ -570,16 +608,16 @@ def chart(summary: dict, sizes: list[int], names: list[str], path: Path) -> None
         ax.set_title(
             f"Cassandra batch {op}" + (" → noop" if op == "read" else " (generated DataFrame)")
         )
-        ax.set_yscale("log")
-        ax.grid(axis="y", alpha=0.3, which="both")
-    axes[0].legend(fontsize=8, loc="lower left")
+        ax.grid(axis="y", alpha=0.3)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
     fig.suptitle("spark-ds benchmark - same machine, same Cassandra, same data, one run")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
-def main() -> int:
+def main() -> int:  # noqa: PLR0912
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("connectors", nargs="*", default=["cassandra"])
     ap.add_argument("--rows", default="100000,1000000,10000000")
@@ -587,7 +625,19 @@ def main() -> int:
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--only", default="", help="comma-separated contenders to run")
     ap.add_argument("--skip", default="", help="comma-separated contenders to leave out")
-    ap.add_argument("--budget-minutes", type=float, default=20.0)
+    ap.add_argument(
+        "--warmup",
+        choices=["each", "first", "none"],
+        default="each",
+        help="untimed warm-up read and write per contender: at each size, or the first only",
+    )
+    ap.add_argument(
+        "--budget-minutes",
+        type=float,
+        default=15.0,
+        help="skip a contender's op at a size when projected to take longer (all runs)",
+    )
+    ap.add_argument("--report", default="", help="only regenerate the report from a raw JSON")
     ap.add_argument("--skip-reason", action="append", default=[], help="name=reason")
     ap.add_argument("--out", default=str(HERE))
     a = ap.parse_args()
@@ -599,7 +649,7 @@ def main() -> int:
     plan = Plan(
         sizes=[2000] if a.smoke and a.rows == ap.get_default("rows") else sizes,
         reps=1 if a.smoke else a.reps,
-        warmup=not a.smoke,
+        warmup="none" if a.smoke else a.warmup,
         verify=True,
         smoke=a.smoke,
         budget=a.budget_minutes * 60,
@@ -626,6 +676,36 @@ def main() -> int:
     for k, v in plan.skipped.items():
         log(f"not running {k}: {v}")
     log(f"contenders {plan.contenders}, sizes {plan.sizes}, reps {plan.reps}")
+    if a.report:
+        if a.report.endswith(".jsonl"):
+            # An interrupted run: the per-run lines it left, described with this machine.
+            lines = Path(a.report).read_text().splitlines()
+            results = [json.loads(x) for x in lines if x.strip()]
+            cql = Cql(services_cassandra())
+            data = {
+                "meta": {
+                    "machine": {**machine(), "load_end": os.getloadavg()},
+                    "versions": versions(),
+                    "cassandra": cql.release_version(),
+                    "plan": {
+                        "sizes": plan.sizes,
+                        "reps": plan.reps,
+                        "warmup": plan.warmup,
+                        "smoke": plan.smoke,
+                        "interrupted": True,
+                    },
+                    "arrow_bytes_per_row": workload.arrow_bytes_per_row(),
+                    "contenders": {"scc": {"spark": "3.5.9", "java": "17.0.15"}},
+                },
+                "results": results,
+                "skipped": plan.skipped,
+            }
+            cql.cluster.shutdown()
+        else:
+            data = json.loads(Path(a.report).read_text())
+        text = report(data, Path(a.out) / "RESULTS.md", Path(a.out) / "results.png")
+        print(text)
+        return 0
     data = run(plan, services_cassandra())
     OUT.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
