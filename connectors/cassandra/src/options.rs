@@ -131,7 +131,7 @@ pub static OPTIONS: OptionSpecs = OptionSpecs::new(
         OptionSpec::new(
             "splitSizeInMB",
             POSITIVE,
-            "Approximate data per Spark partition, from `system.size_estimates`.",
+            "Approximate data per Spark partition, from `system.size_estimates` (at least 4 + 4 per node partitions).",
         )
         .default("64")
         .aliases(&["spark.cassandra.input.split.sizeInMB"]),

@@ -157,8 +157,12 @@ pub fn plan_splits<N: Clone + Ord>(ranges: &[OwnedRange<N>], count: usize) -> Ve
 }
 
 /// Number of splits wanted for a table of `bytes` (estimated) with `nodes` nodes.
+///
+/// The planner cannot see how many cores Spark has, so even a small table gets enough
+/// splits to keep a few executors' cores busy (and each node serving several ranges at
+/// once); a split costs Spark a task, tens of milliseconds.
 pub fn split_count(bytes: u64, split_size_mb: u64, nodes: usize) -> usize {
-    let minimum = 1 + 2 * nodes.max(1);
+    let minimum = 4 + 4 * nodes.max(1);
     let by_size = bytes.div_ceil((split_size_mb.max(1)) * 1024 * 1024) as usize;
     by_size.max(minimum)
 }
@@ -350,7 +354,7 @@ mod tests {
 
     #[test]
     fn sizes() {
-        assert_eq!(split_count(0, 64, 1), 3);
+        assert_eq!(split_count(0, 64, 1), 8);
         assert_eq!(split_count(640 * 1024 * 1024, 64, 1), 10);
         // Half the ring holding 100 partitions of 1000 bytes → 200,000 bytes overall.
         let half = [(MIN_TOKEN, 0, 100, 1000)];
