@@ -15,9 +15,11 @@ pub mod to_arrow;
 pub mod types;
 pub mod write;
 
+use std::future::Future;
+
 use arrow_array::RecordBatch;
 use arrow_schema::{Schema, SchemaRef};
-use spark_ds_core::{BatchSink, BatchSource, Result};
+use spark_ds_core::{BatchSink, BatchSource, Result, TaskMetrics};
 
 pub use lookup::LookupStats;
 pub use options::{Config, OPTIONS};
@@ -37,13 +39,36 @@ pub fn parse_config(raw: &[(String, String)]) -> Result<Config> {
     Config::parse(raw)
 }
 
+/// Runs a whole step (connect, read metadata, prepare) under the connector's retry policy,
+/// so a task that starts while a node restarts or a connection is cut waits it out instead
+/// of failing at once. Only transient errors are retried; each step is idempotent.
+async fn retried<T, F, Fut>(cfg: &Config, operation: &str, step: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
+    let metrics = TaskMetrics::new();
+    spark_ds_core::retry(
+        &read::retry_policy(cfg),
+        None,
+        &metrics,
+        SYSTEM,
+        operation,
+        step,
+    )
+    .await
+}
+
 /// The table's Spark-compatible schema (with requested writetime/ttl columns) and keys.
 pub async fn describe(cfg: &Config) -> Result<TableDescription> {
     // Missing keyspace/table options are reported before any connection attempt.
     cfg.qualified_table()?;
-    let session = session::session(cfg).await?;
-    let meta = schema::table_meta(&session, cfg).await?;
-    schema::description(&meta, cfg)
+    retried(cfg, "describe table", || async {
+        let session = session::session(cfg).await?;
+        let meta = schema::table_meta(&session, cfg).await?;
+        schema::description(&meta, cfg)
+    })
+    .await
 }
 
 /// Decides which filters Cassandra applies; see [`pushdown`] for the rules.
@@ -60,8 +85,11 @@ pub async fn push_filters(
             explain: "pushdown disabled (option `pushdown`)".into(),
         });
     }
-    let session = session::session(cfg).await?;
-    let meta = schema::table_meta(&session, cfg).await?;
+    let meta = retried(cfg, "push filters", || async {
+        let session = session::session(cfg).await?;
+        schema::table_meta(&session, cfg).await
+    })
+    .await?;
     schema::project(&meta, cfg, columns)?;
     let p = pushdown::decide(&meta, &filters, cfg.allow_filtering);
     log::info!(target: "spark_ds::cassandra", "{}.{}: {}", meta.keyspace, meta.table, p.explain);
@@ -74,7 +102,10 @@ pub async fn plan_partitions(
     columns: &[String],
     pushdown_state: Option<&str>,
 ) -> Result<Vec<String>> {
-    read::plan_partitions(cfg, columns, pushdown_state).await
+    retried(cfg, "plan partitions", || {
+        read::plan_partitions(cfg, columns, pushdown_state)
+    })
+    .await
 }
 
 /// Reads one partition as Arrow batches of the projected schema.
@@ -84,23 +115,32 @@ pub async fn open_reader(
     pushdown_state: Option<&str>,
     partition_json: &str,
 ) -> Result<Box<dyn BatchSource>> {
-    read::open_reader(cfg, columns, pushdown_state, partition_json).await
+    retried(cfg, "open reader", || {
+        read::open_reader(cfg, columns, pushdown_state, partition_json)
+    })
+    .await
 }
 
 /// Driver-side preparation of a write: table creation, overwrite (TRUNCATE) checks.
 pub async fn prepare_write(cfg: &Config, schema: &Schema, overwrite: bool) -> Result<()> {
     cfg.qualified_table()?;
-    write::prepare_write(cfg, schema, overwrite).await
+    retried(cfg, "prepare write", || {
+        write::prepare_write(cfg, schema, overwrite)
+    })
+    .await
 }
 
 /// A sink writing Arrow batches into the table.
 pub async fn open_writer(cfg: &Config, schema: SchemaRef) -> Result<Box<dyn BatchSink>> {
-    write::open_writer(cfg, schema).await
+    retried(cfg, "open writer", || {
+        write::open_writer(cfg, schema.clone())
+    })
+    .await
 }
 
 /// `joinWithCassandraTable`: the rows matching `keys`, in `columns` order.
 pub async fn lookup(cfg: &Config, columns: &[String], keys: RecordBatch) -> Result<RecordBatch> {
-    Ok(lookup::lookup_with_stats(cfg, columns, keys).await?.0)
+    Ok(lookup_with_stats(cfg, columns, keys).await?.0)
 }
 
 /// [`lookup`] with the number of queries run and rows found.
@@ -109,5 +149,8 @@ pub async fn lookup_with_stats(
     columns: &[String],
     keys: RecordBatch,
 ) -> Result<(RecordBatch, LookupStats)> {
-    lookup::lookup_with_stats(cfg, columns, keys).await
+    retried(cfg, "lookup", || {
+        lookup::lookup_with_stats(cfg, columns, keys.clone())
+    })
+    .await
 }
