@@ -354,3 +354,17 @@ def test_unlogged_batches_by_partition_write_every_row(spark, env, keyspace) -> 
     back = read(spark, env, keyspace, "grouped")
     assert back.count() == 2000
     assert back.exceptAll(df).count() == 0
+
+
+def test_save_mode_option_error_if_exists_and_ignore(spark, env, keyspace) -> None:
+    # Spark lets Python sources use only append/overwrite; `saveMode` brings the other two.
+    table = "modes"
+    first = spark.createDataFrame([(1, "first")], "id INT, v STRING")
+    write(
+        first, env, keyspace, table, createTable="true", partitionKey="id", saveMode="errorIfExists"
+    )
+    second = spark.createDataFrame([(1, "second"), (2, "new")], "id INT, v STRING")
+    with pytest.raises(Exception, match=r"already has rows and option `saveMode` is errorIfExists"):
+        write(second, env, keyspace, table, saveMode="errorIfExists")
+    write(second, env, keyspace, table, saveMode="ignore")
+    assert [tuple(r) for r in read(spark, env, keyspace, table).collect()] == [(1, "first")]

@@ -121,8 +121,9 @@ pub async fn open_reader(
     .await
 }
 
-/// Driver-side preparation of a write: table creation, overwrite (TRUNCATE) checks.
-pub async fn prepare_write(cfg: &Config, schema: &Schema, overwrite: bool) -> Result<()> {
+/// Driver-side preparation of a write: table creation, overwrite (TRUNCATE) checks,
+/// `saveMode`. Returns whether the tasks should write at all.
+pub async fn prepare_write(cfg: &Config, schema: &Schema, overwrite: bool) -> Result<bool> {
     cfg.qualified_table()?;
     retried(cfg, "prepare write", || {
         write::prepare_write(cfg, schema, overwrite)

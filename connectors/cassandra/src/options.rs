@@ -275,6 +275,13 @@ pub static OPTIONS: OptionSpecs = OptionSpecs::new(
         .default("false")
         .aliases(&["confirm.truncate"]),
         OptionSpec::new(
+            "saveMode",
+            OptionType::Choice(&["append", "errorIfExists", "ignore"]),
+            "Spark gives Python sources only append and overwrite: with mode(\"append\"), \
+             `errorIfExists` fails if the table has rows and `ignore` writes nothing then.",
+        )
+        .default("append"),
+        OptionSpec::new(
             "createTable",
             OptionType::Bool,
             "Create the table from the DataFrame schema when it does not exist.",
@@ -391,6 +398,8 @@ pub struct Config {
     pub write_mode: WriteMode,
     pub delete_columns: Vec<String>,
     pub confirm_truncate: bool,
+    /// `append`, `errorIfExists` or `ignore` (checked against the table's emptiness).
+    pub save_mode: String,
     pub create_table: bool,
     pub partition_key: Vec<String>,
     pub clustering_key: Vec<String>,
@@ -481,6 +490,7 @@ impl Config {
             },
             delete_columns: o.list("deleteColumns"),
             confirm_truncate: o.bool("confirmTruncate").unwrap_or(false),
+            save_mode: text(&o, "saveMode").unwrap_or_else(|| "append".into()),
             create_table: o.bool("createTable").unwrap_or(false),
             partition_key: o.list("partitionKey"),
             clustering_key: o.list("clusteringKey"),

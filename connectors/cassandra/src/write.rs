@@ -52,8 +52,9 @@ async fn create_keyspace_if_asked(session: &Session, cfg: &Config, ks: &str) -> 
         .map_err(|e| Error::transient(SYSTEM, "metadata", format!("cannot read the schema: {e}")))
 }
 
-/// Creates the table when asked, truncates on overwrite when confirmed.
-pub async fn prepare_write(cfg: &Config, schema: &Schema, overwrite: bool) -> Result<()> {
+/// Creates the table when asked, truncates on overwrite when confirmed, applies `saveMode`.
+/// Returns whether the tasks should write (false: `ignore` and the table has rows).
+pub async fn prepare_write(cfg: &Config, schema: &Schema, overwrite: bool) -> Result<bool> {
     let session = session(cfg).await?;
     let ks = cfg.keyspace()?;
     let table = cfg.table()?;
@@ -102,8 +103,30 @@ pub async fn prepare_write(cfg: &Config, schema: &Schema, overwrite: bool) -> Re
             .query_unpaged(cql.as_str(), ())
             .await
             .map_err(|e| execution_error("truncate", &e))?;
+    } else if cfg.save_mode != "append" && has_rows(&session, cfg).await? {
+        if cfg.save_mode == "ignore" {
+            log::info!(target: LOG, "{ks}.{table} has rows and saveMode is ignore: nothing written");
+            return Ok(false);
+        }
+        return Err(Error::config(
+            SYSTEM,
+            format!("table `{ks}.{table}` already has rows and option `saveMode` is errorIfExists"),
+        ));
     }
-    Ok(())
+    Ok(true)
+}
+
+/// Whether the table holds at least one row (one single-row page, not a count).
+async fn has_rows(session: &Session, cfg: &Config) -> Result<bool> {
+    let cql = format!("SELECT * FROM {} LIMIT 1", cfg.qualified_table()?);
+    let result = session
+        .query_unpaged(cql.as_str(), ())
+        .await
+        .map_err(|e| execution_error("check emptiness", &e))?;
+    let rows = result
+        .into_rows_result()
+        .map_err(|e| Error::permanent(SYSTEM, "check emptiness", format!("no rows result: {e}")))?;
+    Ok(rows.rows_num() > 0)
 }
 
 /// `CREATE TABLE IF NOT EXISTS` from the DataFrame schema and the key options.

@@ -99,13 +99,14 @@ fn open_reader(
 }
 
 /// Driver-side preparation of a write: table creation, save-mode checks, truncation.
+/// Returns whether the tasks should write (false for `saveMode=ignore` on a non-empty table).
 #[pyfunction]
 fn prepare_write(
     py: Python<'_>,
     options: RawOptions,
     schema: &Bound<'_, PyAny>,
     overwrite: bool,
-) -> PyResult<()> {
+) -> PyResult<bool> {
     let schema = schema_from_pyarrow(schema)?;
     run_async(py, "prepare write", async {
         let cfg = config(&options)?;

@@ -51,13 +51,20 @@ class _CassandraWriteTask(NativeBacked):
     def __init__(self, options: Mapping[str, str], schema: StructType) -> None:
         self.options = dict(options)
         self.schema = schema
+        self.enabled = True
 
     def prepare(self, overwrite: bool) -> None:
-        self.native().prepare_write(self.options, _arrow_schema(self.schema), overwrite)
+        """Runs once on the driver side; `saveMode=ignore` on a non-empty table disables writes."""
+        native = self.native()
+        self.enabled = bool(
+            native.prepare_write(self.options, _arrow_schema(self.schema), overwrite)
+        )
 
     def write_batches(self, batches: Iterator[Any]) -> TaskCommit:
         import pyarrow as pa
 
+        if not self.enabled:
+            return TaskCommit(partition_id=_partition_id(), counters={"rows": 0})
         native = self.native()
         writer = native.open_writer(self.options, _arrow_schema(self.schema))
         try:
@@ -68,9 +75,14 @@ class _CassandraWriteTask(NativeBacked):
         except BaseException:
             writer.abort()
             raise
-        context = TaskContext.get()
-        partition = context.partitionId() if context is not None else 0
-        return TaskCommit(partition_id=partition, counters={k: int(v) for k, v in counters.items()})
+        return TaskCommit(
+            partition_id=_partition_id(), counters={k: int(v) for k, v in counters.items()}
+        )
+
+
+def _partition_id() -> int:
+    context = TaskContext.get()
+    return context.partitionId() if context is not None else 0
 
 
 class CassandraWriter(_CassandraWriteTask, DataSourceArrowWriter):
