@@ -55,7 +55,11 @@ def main() -> int:
 
     started = time.perf_counter()
     events.write.format("cassandra").options(
-        **options, createTable="true", partitionKey="id", confirmTruncate="true"
+        **options,
+        createTable="true",
+        partitionKey="id",
+        keyspaceReplication="{'class': 'SimpleStrategy', 'replication_factor': 1}",
+        confirmTruncate="true",
     ).mode("overwrite").save()
     wrote = time.perf_counter() - started
 
@@ -74,7 +78,9 @@ def main() -> int:
         try:
             spark.read.format(name).load()
         except Exception as error:  # the preview formats answer with their own message
-            print(f"{name}: {str(error).splitlines()[0][:140]}")
+            lines = str(error).splitlines()
+            ours = [line for line in lines if "format is registered" in line]
+            print(f"{name}: {(ours or lines)[0].strip()[:160]}")
     spark.stop()
     ok = count == ROWS and differences == 0
     print("demo " + ("passed" if ok else "FAILED"))
