@@ -199,8 +199,6 @@ def test_pushdown_through_spark_gives_exact_results(spark, env, keyspace, wide) 
 
 
 def test_overwrite_truncates_only_when_confirmed(spark, env, cql, keyspace) -> None:
-    from pyspark_ds_cassandra import ConfigError  # noqa: F401  (the class named in the error)
-
     table = "overwrite_me"
     first = spark.createDataFrame([(1, "a"), (2, "b")], "id INT, name STRING")
     write(first, env, keyspace, table, createTable="true", partitionKey="id")

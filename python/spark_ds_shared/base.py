@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib
 from collections.abc import Mapping
 from types import ModuleType
-from typing import Any
 
 from . import logs
 
@@ -33,6 +32,3 @@ class NativeBacked:
         if level:
             module.set_log_level(level)
         return module
-
-    def __getstate__(self) -> dict[str, Any]:
-        return dict(self.__dict__)

@@ -15,12 +15,6 @@ def _has(module: str, name: str) -> bool:
 
 
 @cache
-def has_arrow_writer() -> bool:
-    """``DataSourceArrowWriter`` (Spark 4.0+)."""
-    return _has("pyspark.sql.datasource", "DataSourceArrowWriter")
-
-
-@cache
 def has_filter_pushdown() -> bool:
     """``pushFilters`` and the filter classes (Spark 4.1+)."""
     return _has("pyspark.sql.datasource", "EqualTo")
@@ -30,12 +24,6 @@ def has_filter_pushdown() -> bool:
 def has_stream_arrow_writer() -> bool:
     """``DataSourceStreamArrowWriter`` (Spark 4.1+)."""
     return _has("pyspark.sql.datasource", "DataSourceStreamArrowWriter")
-
-
-@cache
-def has_admission_control() -> bool:
-    """``ReadLimit`` and ``latestOffset(start, limit)`` (Spark 4.2+)."""
-    return _has("pyspark.sql.streaming.datasource", "ReadLimit")
 
 
 _PUSHDOWN_PLANNER = "data_source_pushdown_filters"
