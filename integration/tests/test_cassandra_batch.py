@@ -145,6 +145,32 @@ def test_token_range_reads_equal_a_single_full_scan(spark, env, keyspace, wide) 
     assert split_rows == full_rows
 
 
+def test_concurrent_scans_and_key_reads_are_exact(spark, env, keyspace, wide) -> None:
+    sequential = read(spark, env, keyspace, wide, splitCount=1, concurrentScans=1)
+    expected = sorted(tuple(r) for r in sequential.collect())
+    for scans in (3, 16):
+        df = read(spark, env, keyspace, wide, splitCount=4, concurrentScans=scans)
+        assert sorted(tuple(r) for r in df.collect()) == expected, f"concurrentScans={scans}"
+    # 600 pushed keys: three key partitions, each read 7 keys at a time.
+    from pyspark_ds_cassandra import _native
+
+    options = connector_options(env, keyspace=keyspace, table=wide, concurrentReads=7)
+    columns = ["pk", "ck", "v"]
+    pushed = json.dumps([{"op": "in", "column": "pk", "values": list(range(600))}])
+    accepted, state, explain = _native.push_filters(options, columns, pushed)
+    assert accepted == [0], explain
+    partitions = _native.plan_partitions(options, columns, state)
+    assert len(partitions) == 3
+    rows = sorted(
+        tuple(row.values())
+        for p in partitions
+        for batch in _native.open_reader(options, columns, p, state)
+        for row in batch.to_pylist()
+    )
+    assert rows == [r for r in expected if r[0] < 600]
+    assert len(rows) == 1200
+
+
 def test_default_planning_splits_and_covers_the_table(spark, env, keyspace, wide) -> None:
     df = read(spark, env, keyspace, wide)
     assert df.count() == 6000

@@ -102,7 +102,7 @@ pub async fn lookup_with_stats(
         }
         binds.push(values);
     }
-    let concurrency = cfg.concurrent_writes.max(1);
+    let concurrency = cfg.concurrent_reads.max(1);
     let results: Vec<(Vec<Row>, u64)> = stream::iter(binds.into_iter().map(|values| {
         let session = session.clone();
         let prepared = prepared.clone();

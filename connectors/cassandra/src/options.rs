@@ -142,6 +142,19 @@ pub static OPTIONS: OptionSpecs = OptionSpecs::new(
         )
         .aliases(&["spark.cassandra.input.split.count"]),
         OptionSpec::new(
+            "concurrentScans",
+            OptionType::Int { min: 1, max: 64 },
+            "Token ranges one task scans at once, each with its next page prefetched.",
+        )
+        .default("2"),
+        OptionSpec::new(
+            "concurrentReads",
+            OptionType::Int { min: 1, max: 4096 },
+            "Key queries in flight per task: pushed-down partition keys and `join_with_cassandra_table`.",
+        )
+        .default("32")
+        .aliases(&["spark.cassandra.concurrent.reads"]),
+        OptionSpec::new(
             "readsPerSec",
             POSITIVE,
             "Maximum pages fetched per second by one task.",
@@ -378,6 +391,8 @@ pub struct Config {
     pub fetch_size: i32,
     pub split_size_mb: u64,
     pub split_count: Option<usize>,
+    pub concurrent_scans: usize,
+    pub concurrent_reads: usize,
     pub reads_per_sec: Option<f64>,
     pub read_mb_per_sec: Option<f64>,
     pub pushdown: bool,
@@ -466,6 +481,8 @@ impl Config {
             fetch_size: int(&o, "fetchSize") as i32,
             split_size_mb: int(&o, "splitSizeInMB") as u64,
             split_count: o.int("splitCount").map(|n| n as usize),
+            concurrent_scans: int(&o, "concurrentScans") as usize,
+            concurrent_reads: int(&o, "concurrentReads") as usize,
             reads_per_sec: o.int("readsPerSec").map(|n| n as f64),
             read_mb_per_sec: o.float("readThroughputMBPerSec"),
             pushdown: o.bool("pushdown").unwrap_or(true),

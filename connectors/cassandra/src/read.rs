@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use arrow_array::{RecordBatch, RecordBatchOptions};
 use arrow_schema::SchemaRef;
+use futures::StreamExt;
 use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
 use scylla::client::session::Session;
 use scylla::deserialize::row::ColumnIterator;
 use scylla::policies::load_balancing::{NodeIdentifier, SingleTargetLoadBalancingPolicy};
@@ -23,7 +25,9 @@ use tokio::task::JoinHandle;
 use crate::SYSTEM;
 use crate::options::{Config, consistency, quote};
 use crate::pushdown::{PushState, json_to_cql};
-use crate::ring::{OwnedRange, TokenRange, estimate_bytes, plan_splits, ring_ranges, split_count};
+use crate::ring::{
+    OwnedRange, TokenRange, estimate_bytes, plan_splits, ring_ranges, split_count, subdivide,
+};
 use crate::schema::{Source, TableMeta, project, table_meta};
 use crate::session::{execution_error, prepare_error, session};
 use crate::throttle::{Throttle, acquire};
@@ -45,6 +49,28 @@ pub enum PartitionSpec {
     },
     /// Partition keys, each a list of values in partition-key order.
     Keys { keys: Vec<Vec<Value>> },
+}
+
+impl PartitionSpec {
+    /// Token ranges cut so `concurrency` of them can be scanned at once.
+    fn subdivided(self, concurrency: usize) -> PartitionSpec {
+        match self {
+            PartitionSpec::Ranges { replica, ranges } => {
+                let ranges: Vec<TokenRange> = ranges
+                    .into_iter()
+                    .map(|(start, end)| TokenRange { start, end })
+                    .collect();
+                PartitionSpec::Ranges {
+                    replica,
+                    ranges: subdivide(&ranges, concurrency)
+                        .into_iter()
+                        .map(|r| (r.start, r.end))
+                        .collect(),
+                }
+            }
+            keys => keys,
+        }
+    }
 }
 
 /// The first backoff: a node that dropped its connections takes seconds, not milliseconds,
@@ -277,6 +303,7 @@ pub async fn open_reader(
     let meta = table_meta(&session, cfg).await?;
     let (schema, sources) = project(&meta, cfg, columns)?;
     let state = PushState::parse(pushdown_state)?;
+    let spec = spec.subdivided(cfg.concurrent_scans);
     let plan = read_plan(&meta, &sources, &state, &spec)?;
     let mut prepared = session
         .prepare(plan.cql.as_str())
@@ -322,8 +349,18 @@ pub async fn open_reader(
         ),
     };
     log::info!(target: LOG, "{label}: {}", plan.cql);
+    let concurrency = match &spec {
+        PartitionSpec::Keys { .. } => cfg.concurrent_reads,
+        PartitionSpec::Ranges { .. } => cfg.concurrent_scans,
+    };
     Ok(Box::new(PagedReader::new(
-        cfg, session, prepared, schema, sources, plan.binds, label,
+        cfg,
+        session,
+        prepared,
+        (schema, sources),
+        plan.binds,
+        concurrency,
+        label,
     )))
 }
 
@@ -342,12 +379,20 @@ struct Page {
     next: Option<PagingState>,
 }
 
-/// Pages through the queries of a partition, one page ahead of the consumer.
+/// A page fetch running on the runtime; it hands back the query's binds so the reader can
+/// ask for the query's next page.
+type Fetch = JoinHandle<Result<(Arc<Vec<CqlValue>>, Page)>>;
+
+/// Reads the queries of a partition (token ranges or keys), up to `concurrency` at once.
+///
+/// Each running query keeps its next page in flight while the consumer works on the
+/// current one, so a task has `concurrency` requests outstanding and at most that many
+/// pages buffered. Pages come out in completion order.
 pub struct PagedReader {
     shared: Arc<Shared>,
     queue: VecDeque<Arc<Vec<CqlValue>>>,
-    current: Option<Arc<Vec<CqlValue>>>,
-    pending: Option<JoinHandle<Result<Page>>>,
+    in_flight: FuturesUnordered<Fetch>,
+    concurrency: usize,
     pages: Option<Throttle>,
     bytes: Option<Throttle>,
     label: String,
@@ -359,9 +404,9 @@ impl PagedReader {
         cfg: &Config,
         session: Arc<Session>,
         prepared: PreparedStatement,
-        schema: SchemaRef,
-        sources: Vec<Source>,
+        (schema, sources): (SchemaRef, Vec<Source>),
         binds: Vec<Vec<CqlValue>>,
+        concurrency: usize,
         label: String,
     ) -> Self {
         let names = sources
@@ -383,8 +428,8 @@ impl PagedReader {
                 capacity: cfg.fetch_size.max(1) as usize,
             }),
             queue: binds.into_iter().map(Arc::new).collect(),
-            current: None,
-            pending: None,
+            in_flight: FuturesUnordered::new(),
+            concurrency: concurrency.max(1),
             pages: cfg.reads_per_sec.map(Throttle::new),
             bytes: cfg
                 .read_mb_per_sec
@@ -394,27 +439,15 @@ impl PagedReader {
         }
     }
 
-    /// Starts fetching the next page (of the current query, or the next query).
-    fn spawn(&mut self, paging: Option<PagingState>) -> Result<()> {
-        let (values, paging) = match paging {
-            Some(p) => match &self.current {
-                Some(v) => (v.clone(), p),
-                None => return Ok(()),
-            },
-            None => match self.queue.pop_front() {
-                Some(v) => {
-                    self.current = Some(v.clone());
-                    (v, PagingState::start())
-                }
-                None => {
-                    self.current = None;
-                    return Ok(());
-                }
-            },
-        };
-        let shared = self.shared.clone();
+    /// Starts fetching one page of a query.
+    async fn spawn(&mut self, values: Arc<Vec<CqlValue>>, paging: PagingState) -> Result<()> {
+        acquire(&mut self.pages, 1.0).await;
         let rt = spark_ds_core::runtime::runtime()?;
-        self.pending = Some(rt.spawn(fetch_page(shared, values, paging)));
+        let shared = self.shared.clone();
+        self.in_flight.push(rt.spawn(async move {
+            let page = fetch_page(shared, values.clone(), paging).await?;
+            Ok((values, page))
+        }));
         Ok(())
     }
 
@@ -423,26 +456,23 @@ impl PagedReader {
             if self.done {
                 return Ok(None);
             }
-            if self.pending.is_none() {
-                acquire(&mut self.pages, 1.0).await;
-                self.spawn(None)?;
-                if self.pending.is_none() {
-                    self.done = true;
-                    log::info!(target: LOG, "{}", self.shared.metrics.summary_line(SYSTEM, &self.label));
-                    return Ok(None);
-                }
+            while self.in_flight.len() < self.concurrency {
+                let Some(values) = self.queue.pop_front() else {
+                    break;
+                };
+                self.spawn(values, PagingState::start()).await?;
             }
-            let Some(handle) = self.pending.take() else {
-                continue;
+            let Some(joined) = self.in_flight.next().await else {
+                self.done = true;
+                log::info!(target: LOG, "{}", self.shared.metrics.summary_line(SYSTEM, &self.label));
+                return Ok(None);
             };
-            let page = handle
-                .await
+            let (values, page) = joined
                 .map_err(|e| Error::internal(SYSTEM, "read", format!("page task failed: {e}")))?
                 .inspect_err(|_| self.done = true)?;
-            // Prefetch the next page while the caller works on this one.
+            // Prefetch the query's next page while the caller works on this one.
             if let Some(p) = page.next {
-                acquire(&mut self.pages, 1.0).await;
-                self.spawn(Some(p))?;
+                self.spawn(values, p).await?;
             }
             if let Some(batch) = page.batch {
                 let size = batch.get_array_memory_size() as f64;
@@ -461,8 +491,8 @@ impl BatchSource for PagedReader {
 
 impl Drop for PagedReader {
     fn drop(&mut self) {
-        if let Some(h) = self.pending.take() {
-            h.abort();
+        for fetch in self.in_flight.iter() {
+            fetch.abort();
         }
     }
 }

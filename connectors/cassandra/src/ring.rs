@@ -189,9 +189,51 @@ pub fn estimate_bytes(rows: &[(i64, i64, i64, i64)]) -> u64 {
     u64::try_from(total).unwrap_or(u64::MAX)
 }
 
+/// Cuts `ranges` into at least `at_least` pieces, each range in proportion to its width,
+/// so a task can scan that many pieces at once. The pieces tile the same tokens.
+pub fn subdivide(ranges: &[TokenRange], at_least: usize) -> Vec<TokenRange> {
+    let total: u128 = ranges.iter().map(TokenRange::width).sum();
+    if ranges.len() >= at_least || total == 0 {
+        return ranges.to_vec();
+    }
+    let want = at_least as u128;
+    ranges
+        .iter()
+        .flat_map(|r| r.split((want * r.width()).div_ceil(total).max(1)))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn subdivide_tiles_the_same_tokens() {
+        let ranges = [
+            TokenRange {
+                start: MIN_TOKEN,
+                end: -1000,
+            },
+            TokenRange { start: 10, end: 30 },
+        ];
+        let pieces = subdivide(&ranges, 4);
+        assert!(pieces.len() >= 4, "{pieces:?}");
+        assert_eq!(
+            pieces[0].start, MIN_TOKEN,
+            "the MIN-inclusive piece stays first"
+        );
+        let covered: u128 = pieces.iter().map(TokenRange::width).sum();
+        assert_eq!(covered, ranges.iter().map(TokenRange::width).sum::<u128>());
+        for w in pieces.windows(2) {
+            assert!(w[0].end <= w[1].start, "ordered, no overlap: {w:?}");
+        }
+        assert!(pieces.iter().all(|p| p.start < p.end));
+        // Enough ranges already: unchanged.
+        assert_eq!(subdivide(&ranges, 2), ranges.to_vec());
+        // A range narrower than the pieces asked for splits into single tokens at most.
+        let tiny = [TokenRange { start: 5, end: 7 }];
+        assert_eq!(subdivide(&tiny, 8).len(), 2);
+    }
 
     /// Checks that the ranges tile (MIN, MAX] exactly: sorted, contiguous, no overlap.
     fn assert_tiles(mut ranges: Vec<TokenRange>) {
