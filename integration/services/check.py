@@ -45,7 +45,7 @@ def check_cassandra(env: Env) -> str:
 
     c = env["cassandra"]
     versions = []
-    for ctx in (None, tls_context(env)):
+    for ctx in (None, tls_context(env, client_cert=True)):
         cluster = Cluster(
             [c["host"]],
             port=c["port"],

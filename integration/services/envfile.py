@@ -54,6 +54,7 @@ def build(state: Path, root: Path) -> dict[str, Any]:
             "port": port("CASSANDRA_PORT"),
             "tls_port": port("CASSANDRA_PORT"),
             "tls_optional": True,
+            "tls_client_auth": "required",
             "username": "cassandra",
             "password": "cassandra",
             "datacenter": "datacenter1",

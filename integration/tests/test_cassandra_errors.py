@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -96,23 +97,74 @@ def test_missing_table_option_is_a_config_error() -> None:
         describe({"keyspace": "k"})
 
 
-def test_tls_with_the_harness_ca_verifies_the_server(env, keyspace) -> None:
+def tls_options(env, keyspace: str, **extra: str) -> dict[str, str]:
+    return connector_options(
+        env, keyspace=keyspace, table="people", ssl="true", retryMaxAttempts=1, **extra
+    )
+
+
+def rogue_client_cert(directory: Path) -> tuple[str, str]:
+    """A client certificate and key signed by a CA the server does not trust."""
+    ca_key, ca, key, csr, cert, ext = (
+        directory / n for n in ("rogue-ca.key", "rogue-ca.pem", "c.key", "c.csr", "c.pem", "c.ext")
+    )
+    ext.write_text("basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n")
+    for command in (
+        f"req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=rogue -keyout {ca_key} -out {ca}",
+        f"req -newkey rsa:2048 -nodes -subj /CN=sparkds -keyout {key} -out {csr}",
+        f"x509 -req -in {csr} -CA {ca} -CAkey {ca_key} -CAcreateserial -days 2 -extfile {ext}"
+        f" -out {cert}",
+    ):
+        subprocess.run(["openssl", *command.split()], check=True, capture_output=True)
+    return str(cert), str(key)
+
+
+def test_mutual_tls_with_the_harness_certificates(env, keyspace) -> None:
     tls = env["tls"]
-    options = connector_options(
-        env, keyspace=keyspace, table="people", ssl="true", sslCaCert=tls["ca"]
+    options = tls_options(
+        env,
+        keyspace,
+        sslCaCert=tls["ca"],
+        sslClientCert=tls["client_cert"],
+        sslClientKey=tls["client_key"],
     )
     _ddl, schema, partition_key, _clustering = describe(options)
     assert partition_key == ["id"]
     assert schema.names == ["id", "age", "name"]
 
 
+def test_tls_without_a_client_certificate_is_refused_by_the_server(env, keyspace) -> None:
+    from pyspark_ds_cassandra import AuthError
+
+    assert env["cassandra"]["tls_client_auth"] == "required"
+    options = tls_options(env, keyspace, sslCaCert=env["tls"]["ca"])
+    with pytest.raises(AuthError, match=r"requires a client certificate: set `sslClientCert`"):
+        describe(options)
+
+
+def test_a_client_certificate_from_an_unknown_ca_is_refused(env, keyspace, tmp_path) -> None:
+    from pyspark_ds_cassandra import AuthError
+
+    cert, key = rogue_client_cert(tmp_path)
+    options = tls_options(
+        env, keyspace, sslCaCert=env["tls"]["ca"], sslClientCert=cert, sslClientKey=key
+    )
+    with pytest.raises(AuthError, match=r"refused the client certificate `sslClientCert`"):
+        describe(options)
+
+
 def test_tls_with_an_unknown_ca_is_refused(env, keyspace, tmp_path) -> None:
-    from pyspark_ds_cassandra import SparkDsError
+    from pyspark_ds_cassandra import AuthError
 
     bogus = tmp_path / "bogus-ca.pem"
     bogus.write_text(Path(env["tls"]["client_cert"]).read_text())
-    options = connector_options(
-        env, keyspace=keyspace, table="people", ssl="true", sslCaCert=str(bogus), retryMaxAttempts=1
+    tls = env["tls"]
+    options = tls_options(
+        env,
+        keyspace,
+        sslCaCert=str(bogus),
+        sslClientCert=tls["client_cert"],
+        sslClientKey=tls["client_key"],
     )
-    with pytest.raises(SparkDsError):
+    with pytest.raises(AuthError, match=r"server's certificate is not trusted: check `sslCaCert`"):
         describe(options)

@@ -155,13 +155,18 @@ async fn connect(cfg: &Config, creds: Option<(String, Secret)>) -> Result<Sessio
         )),
         Ok(Err(e)) => {
             let msg = e.to_string();
-            let kind = classify_text(&msg, ErrorKind::Transient);
-            let hint = match kind {
-                ErrorKind::Auth => " (check `username`/`password`)",
-                _ if cfg.ssl => {
-                    " (TLS is on: check `sslCaCert`, `sslClientCert`, `sslVerifyHostname`)"
-                }
-                _ => "",
+            let refusal = tls_refusal(&msg, cfg.ssl_client_cert.is_some()).filter(|_| cfg.ssl);
+            let (kind, hint) = match refusal {
+                // Retrying cannot fix a certificate either side refuses.
+                Some(hint) => (ErrorKind::Auth, hint),
+                None => match classify_text(&msg, ErrorKind::Transient) {
+                    ErrorKind::Auth => (ErrorKind::Auth, " (check `username`/`password`)"),
+                    kind if cfg.ssl => (
+                        kind,
+                        " (TLS is on: check `sslCaCert`, `sslClientCert`, `sslVerifyHostname`)",
+                    ),
+                    kind => (kind, ""),
+                },
             };
             Err(Error::new(
                 kind,
@@ -313,6 +318,28 @@ impl ServerCertVerifier for NoHostnameVerifier {
     }
 }
 
+/// What to fix when a TLS handshake failed on a certificate (`None` for other failures).
+/// Servers differ in the alert they send for a client certificate they do not trust (Java
+/// sends `InternalError`), so any fatal alert after presenting one points at it.
+fn tls_refusal(msg: &str, presented_client_cert: bool) -> Option<&'static str> {
+    let m = msg.to_ascii_lowercase();
+    if m.contains("fatal alert: certificaterequired") {
+        Some(" (the server requires a client certificate: set `sslClientCert` and `sslClientKey`)")
+    } else if m.contains("invalid peer certificate") {
+        Some(
+            " (the server's certificate is not trusted: check `sslCaCert` and `sslVerifyHostname`)",
+        )
+    } else if m.contains("received fatal alert") && presented_client_cert {
+        Some(
+            " (the server refused the client certificate `sslClientCert`: is it signed by a CA the server trusts?)",
+        )
+    } else if m.contains("received fatal alert") {
+        Some(" (the server refused the TLS handshake: check its TLS settings and `sslCaCert`)")
+    } else {
+        None
+    }
+}
+
 /// Error kind from a driver message, when no typed information is at hand.
 pub fn classify_text(msg: &str, otherwise: ErrorKind) -> ErrorKind {
     let m = msg.to_ascii_lowercase();
@@ -451,6 +478,20 @@ mod tests {
         let c = cfg(&[("ssl", "true"), ("sslCaCert", "/nonexistent/ca.pem")]);
         let e = tls_config(&c).unwrap_err();
         assert!(e.message().contains("sslCaCert"), "{}", e.message());
+    }
+
+    #[test]
+    fn tls_refusals_name_the_option_to_fix() {
+        let alert = |a: &str| format!("Failed to read the frame header: received fatal alert: {a}");
+        let hint = |m: &str, cert| tls_refusal(m, cert).unwrap_or_default();
+        assert!(hint(&alert("CertificateRequired"), false).contains("set `sslClientCert`"));
+        assert!(hint(&alert("InternalError"), true).contains("refused the client certificate"));
+        assert!(hint(&alert("BadCertificate"), true).contains("refused the client certificate"));
+        assert!(hint(&alert("HandshakeFailure"), false).contains("refused the TLS handshake"));
+        assert!(
+            hint("invalid peer certificate: UnknownIssuer", false).contains("check `sslCaCert`")
+        );
+        assert_eq!(tls_refusal("Connection refused (os error 111)", true), None);
     }
 
     #[test]

@@ -543,12 +543,15 @@ fn errors_are_clear() {
 }
 
 #[test]
-fn tls_with_the_harness_ca() {
+fn mutual_tls_with_the_harness_certificates() {
     let e = env();
-    let ca = e["tls"]["ca"].as_str().unwrap();
+    let tls = |k: &str| e["tls"][k].as_str().unwrap().to_string();
+    let (ca, cert, key) = (tls("ca"), tls("client_cert"), tls("client_key"));
     let c = cfg(&[
         ("ssl", "true"),
-        ("sslCaCert", ca),
+        ("sslCaCert", &ca),
+        ("sslClientCert", &cert),
+        ("sslClientKey", &key),
         ("sslVerifyHostname", "false"),
         ("keyspace", "system"),
         ("table", "local"),
