@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -169,6 +170,66 @@ def test_concurrent_scans_and_key_reads_are_exact(spark, env, keyspace, wide) ->
     )
     assert rows == [r for r in expected if r[0] < 600]
     assert len(rows) == 1200
+
+
+def drain(options: dict[str, str], columns: list[str]) -> list[Any]:
+    from pyspark_ds_cassandra import _native
+
+    return [
+        batch
+        for p in _native.plan_partitions(options, columns, None)
+        for batch in _native.open_reader(options, columns, p, None)
+    ]
+
+
+# A throttle guarantees a lower bound on elapsed time (a slow machine only adds to it), so
+# these tests assert only that bound, with the one second of burst a throttle allows.
+def test_read_throttles_hold_their_rates(env, keyspace, wide) -> None:
+    columns = ["pk", "ck", "v"]
+    sequential = {"splitCount": "1", "concurrentScans": "1", "fetchSize": "100"}
+    base = connector_options(env, keyspace=keyspace, table=wide, **sequential)
+    started = time.monotonic()
+    batches = drain({**base, "readsPerSec": "20"}, columns)
+    elapsed = time.monotonic() - started
+    assert sum(b.num_rows for b in batches) == 6000
+    assert len(batches) >= 60
+    assert elapsed >= (len(batches) - 20) / 20, f"{len(batches)} pages in {elapsed:.2f} s"
+
+    rate = 0.02 * 1024 * 1024
+    started = time.monotonic()
+    batches = drain({**base, "readThroughputMBPerSec": "0.02"}, columns)
+    elapsed = time.monotonic() - started
+    size = sum(b.nbytes for b in batches)
+    assert sum(b.num_rows for b in batches) == 6000
+    assert size > 3 * rate, "enough data to outlast the burst"
+    # The last batch is handed out before its bytes are paid for.
+    assert elapsed >= (size - batches[-1].nbytes) / rate - 1, f"{size} B in {elapsed:.2f} s"
+
+
+def test_write_throttle_holds_its_rate(env, keyspace) -> None:
+    import pyarrow as pa
+    from pyspark_ds_cassandra import _native
+
+    options = connector_options(
+        env,
+        keyspace=keyspace,
+        table="throttled",
+        createTable="true",
+        partitionKey="id",
+        writeThroughputMBPerSec="0.1",
+    )
+    text = [f"value-{i:06}-{'x' * 24}" for i in range(8000)]
+    batch = pa.record_batch({"id": pa.array(range(8000), pa.int64()), "v": text})
+    rate = 0.1 * 1024 * 1024
+    assert batch.nbytes > 3 * rate, "enough data to outlast the burst"
+    _native.prepare_write(options, batch.schema, False)
+    writer = _native.open_writer(options, batch.schema)
+    started = time.monotonic()
+    writer.write(batch)
+    stats = writer.finish()
+    elapsed = time.monotonic() - started
+    assert stats["rows"] == 8000, stats
+    assert elapsed >= batch.nbytes / rate - 1, f"{batch.nbytes} B in {elapsed:.2f} s"
 
 
 def test_default_planning_splits_and_covers_the_table(spark, env, keyspace, wide) -> None:
