@@ -238,6 +238,35 @@ def test_default_planning_splits_and_covers_the_table(spark, env, keyspace, wide
     assert df.select("pk", "ck").distinct().count() == 6000
 
 
+def test_query_option_reads_a_restricted_select(spark, env, keyspace, wide) -> None:
+    def query(cql: str, **extra: object):
+        options = connector_options(env, query=cql, **extra)
+        return spark.read.format("cassandra").options(**options).load()
+
+    # No partition-key restriction: still split by token range, WHERE applied in Cassandra.
+    df = query(f"SELECT pk, v FROM {keyspace}.{wide} WHERE ck = 1 ALLOW FILTERING", splitCount=8)
+    assert df.columns == ["pk", "v"]
+    assert df.rdd.getNumPartitions() >= 8
+    rows = df.collect()
+    assert len(rows) == len({r.pk for r in rows}) == 3000
+    assert all(r.v == f"v{r.pk}" for r in rows)
+    # A partition-key restriction: the query runs as written, in one partition.
+    df = query(f'select * from "{wide}" where pk = 7', keyspace=keyspace)
+    assert df.rdd.getNumPartitions() == 1
+    assert sorted(tuple(r) for r in df.collect()) == [(7, 0, "v7"), (7, 1, "v7")]
+
+    with pytest.raises(Exception, match=r"option `query`: LIMIT cannot be split"):
+        query(f"SELECT * FROM {keyspace}.{wide} LIMIT 5").collect()
+    with pytest.raises(Exception, match=r"column `nope` does not exist"):
+        query(f"SELECT pk, nope FROM {keyspace}.{wide}").collect()
+    with pytest.raises(Exception, match=r"options `query` and `table` exclude each other"):
+        query(f"SELECT * FROM {keyspace}.{wide}", table=wide).collect()
+    frame = spark.createDataFrame([(1, 0, "x")], "pk INT, ck INT, v STRING")
+    options = connector_options(env, query=f"SELECT * FROM {keyspace}.{wide}")
+    with pytest.raises(Exception, match=r"option `query` is for reads"):
+        frame.write.format("cassandra").options(**options).mode("append").save()
+
+
 def test_user_schema_subset_projects_columns(spark, env, keyspace, wide) -> None:
     options = connector_options(env, keyspace=keyspace, table=wide)
     df = spark.read.format("cassandra").schema("v STRING, pk INT").options(**options).load()

@@ -6,6 +6,7 @@ pub mod from_arrow;
 pub mod lookup;
 pub mod options;
 pub mod pushdown;
+pub mod query;
 pub mod read;
 pub mod ring;
 pub mod schema;
@@ -78,11 +79,18 @@ pub async fn push_filters(
     filters_json: &str,
 ) -> Result<PushDown> {
     let filters = pushdown::parse_filters(filters_json)?;
-    if !cfg.pushdown {
+    let off = if !cfg.pushdown {
+        Some("pushdown disabled (option `pushdown`)")
+    } else if cfg.query.is_some() {
+        Some("no pushdown with option `query`: its WHERE clause is the restriction")
+    } else {
+        None
+    };
+    if let Some(reason) = off {
         return Ok(PushDown {
             accepted: vec![],
             state: "{}".into(),
-            explain: "pushdown disabled (option `pushdown`)".into(),
+            explain: reason.into(),
         });
     }
     let meta = retried(cfg, "push filters", || async {
@@ -124,6 +132,7 @@ pub async fn open_reader(
 /// Driver-side preparation of a write: table creation, overwrite (TRUNCATE) checks,
 /// `saveMode`. Returns whether the tasks should write at all.
 pub async fn prepare_write(cfg: &Config, schema: &Schema, overwrite: bool) -> Result<bool> {
+    cfg.not_a_query("writes")?;
     cfg.qualified_table()?;
     retried(cfg, "prepare write", || {
         write::prepare_write(cfg, schema, overwrite)
@@ -133,6 +142,7 @@ pub async fn prepare_write(cfg: &Config, schema: &Schema, overwrite: bool) -> Re
 
 /// A sink writing Arrow batches into the table.
 pub async fn open_writer(cfg: &Config, schema: SchemaRef) -> Result<Box<dyn BatchSink>> {
+    cfg.not_a_query("writes")?;
     retried(cfg, "open writer", || {
         write::open_writer(cfg, schema.clone())
     })
@@ -150,6 +160,7 @@ pub async fn lookup_with_stats(
     columns: &[String],
     keys: RecordBatch,
 ) -> Result<(RecordBatch, LookupStats)> {
+    cfg.not_a_query("key lookups")?;
     retried(cfg, "lookup", || {
         lookup::lookup_with_stats(cfg, columns, keys.clone())
     })

@@ -7,6 +7,7 @@ use std::time::Duration;
 use spark_ds_core::{Error, OptionSpec, OptionSpecs, OptionType, Options, Result, Secret};
 
 use crate::SYSTEM;
+use crate::query::CqlQuery;
 
 const CONSISTENCY: &[&str] = &[
     "ANY",
@@ -54,6 +55,11 @@ pub static OPTIONS: OptionSpecs = OptionSpecs::new(
         .aliases(&["spark.cassandra.connection.localDC"]),
         OptionSpec::new("keyspace", OptionType::Text, "Keyspace of the table."),
         OptionSpec::new("table", OptionType::Text, "Table to read or write."),
+        OptionSpec::new(
+            "query",
+            OptionType::Text,
+            "Read a CQL `SELECT * | cols FROM [ks.]table [WHERE …] [ALLOW FILTERING]` instead of `table` (still split by token range).",
+        ),
         OptionSpec::new(
             "username",
             OptionType::Text,
@@ -376,6 +382,8 @@ pub struct Config {
     pub local_dc: Option<String>,
     pub keyspace: Option<String>,
     pub table: Option<String>,
+    /// The `query` option; its table is also in `keyspace`/`table`.
+    pub query: Option<CqlQuery>,
     pub username: Option<String>,
     pub password: Option<Secret>,
     pub secrets_file: Option<PathBuf>,
@@ -454,12 +462,27 @@ impl Config {
                 "option `host` must name at least one contact point",
             ));
         }
+        let query = text(&o, "query").map(|q| CqlQuery::parse(&q)).transpose()?;
+        let (keyspace, table) = match &query {
+            None => (text(&o, "keyspace"), text(&o, "table")),
+            Some(_) if o.text("table").is_some() => {
+                return Err(Error::config(
+                    SYSTEM,
+                    "options `query` and `table` exclude each other: the query names its table",
+                ));
+            }
+            Some(q) => (
+                q.keyspace.clone().or_else(|| text(&o, "keyspace")),
+                Some(q.table.clone()),
+            ),
+        };
         let cfg = Config {
             hosts,
             port: int(&o, "port") as u16,
             local_dc: text(&o, "localDC"),
-            keyspace: text(&o, "keyspace"),
-            table: text(&o, "table"),
+            keyspace,
+            table,
+            query,
             username: text(&o, "username"),
             password: o.secret("password").filter(|s| !s.is_empty()).cloned(),
             secrets_file: path(&o, "secretsFile"),
@@ -556,6 +579,17 @@ impl Config {
         self.table
             .as_deref()
             .ok_or_else(|| Error::config(SYSTEM, "option `table` is required"))
+    }
+
+    /// A config error when `query` is set for an operation that takes a table.
+    pub fn not_a_query(&self, operation: &str) -> Result<()> {
+        match self.query {
+            Some(_) => Err(Error::config(
+                SYSTEM,
+                format!("option `query` is for reads; {operation} take `keyspace` and `table`"),
+            )),
+            None => Ok(()),
+        }
     }
 
     /// `keyspace.table`, each quoted for CQL.

@@ -25,6 +25,7 @@ use tokio::task::JoinHandle;
 use crate::SYSTEM;
 use crate::options::{Config, consistency, quote};
 use crate::pushdown::{PushState, json_to_cql};
+use crate::query::CqlQuery;
 use crate::ring::{
     OwnedRange, TokenRange, estimate_bytes, plan_splits, ring_ranges, split_count, subdivide,
 };
@@ -49,6 +50,9 @@ pub enum PartitionSpec {
     },
     /// Partition keys, each a list of values in partition-key order.
     Keys { keys: Vec<Vec<Value>> },
+    /// The `query` option as written, in one partition: its WHERE clause restricts the
+    /// partition key, which CQL does not combine with token ranges.
+    Whole,
 }
 
 impl PartitionSpec {
@@ -134,7 +138,13 @@ pub async fn plan_partitions(
     let meta = table_meta(&session, cfg).await?;
     project(&meta, cfg, columns)?;
     let state = PushState::parse(pushdown_state)?;
-    let specs: Vec<PartitionSpec> = if state.keys.is_some() {
+    let whole = cfg
+        .query
+        .as_ref()
+        .is_some_and(|q| q.restricts_partition(&meta.partition_key));
+    let specs: Vec<PartitionSpec> = if whole {
+        vec![PartitionSpec::Whole]
+    } else if state.keys.is_some() {
         state
             .key_tuples()
             .chunks(KEYS_PER_PARTITION)
@@ -221,7 +231,7 @@ fn restriction_values(meta: &TableMeta, state: &PushState) -> Result<Vec<CqlValu
 pub(crate) fn read_plan(
     meta: &TableMeta,
     sources: &[Source],
-    state: &PushState,
+    (state, cfg_query): (&PushState, Option<&CqlQuery>),
     spec: &PartitionSpec,
 ) -> Result<ReadPlan> {
     let selectors: Vec<String> = if sources.is_empty() {
@@ -257,6 +267,7 @@ pub(crate) fn read_plan(
                 binds.push(row);
             }
         }
+        PartitionSpec::Whole => binds.push(extra.clone()),
         PartitionSpec::Ranges { ranges, .. } => {
             let token = token_expr(meta);
             // The range starting at the minimum token includes it (see ring.rs).
@@ -278,13 +289,16 @@ pub(crate) fn read_plan(
         }
     }
     conditions.extend(state.restriction_cql());
-    let mut cql = format!(
-        "SELECT {} FROM {} WHERE {}",
-        selectors.join(", "),
-        meta.qualified(),
-        conditions.join(" AND ")
-    );
-    if state.allow_filtering {
+    let query = cfg_query;
+    if let Some(w) = query.and_then(|q| q.where_clause.as_ref()) {
+        conditions.push(format!("({w})"));
+    }
+    let mut cql = format!("SELECT {} FROM {}", selectors.join(", "), meta.qualified());
+    if !conditions.is_empty() {
+        cql.push_str(" WHERE ");
+        cql.push_str(&conditions.join(" AND "));
+    }
+    if state.allow_filtering || query.is_some_and(|q| q.allow_filtering) {
         cql.push_str(" ALLOW FILTERING");
     }
     Ok(ReadPlan { cql, binds })
@@ -304,7 +318,7 @@ pub async fn open_reader(
     let (schema, sources) = project(&meta, cfg, columns)?;
     let state = PushState::parse(pushdown_state)?;
     let spec = spec.subdivided(cfg.concurrent_scans);
-    let plan = read_plan(&meta, &sources, &state, &spec)?;
+    let plan = read_plan(&meta, &sources, (&state, cfg.query.as_ref()), &spec)?;
     let mut prepared = session
         .prepare(plan.cql.as_str())
         .await
@@ -347,11 +361,12 @@ pub async fn open_reader(
             ranges.len(),
             replica.as_deref().unwrap_or("any replica")
         ),
+        PartitionSpec::Whole => format!("read {}.{} (query as written)", meta.keyspace, meta.table),
     };
     log::info!(target: LOG, "{label}: {}", plan.cql);
     let concurrency = match &spec {
         PartitionSpec::Keys { .. } => cfg.concurrent_reads,
-        PartitionSpec::Ranges { .. } => cfg.concurrent_scans,
+        PartitionSpec::Ranges { .. } | PartitionSpec::Whole => cfg.concurrent_scans,
     };
     Ok(Box::new(PagedReader::new(
         cfg,
@@ -624,6 +639,36 @@ mod tests {
     }
 
     #[test]
+    fn cql_for_the_query_option() {
+        let m = sample_meta();
+        let sources = vec![Source::Column("n".into())];
+        let q = CqlQuery::parse("SELECT n FROM ks.t WHERE n > 3 ALLOW FILTERING").unwrap();
+        let ranges = PartitionSpec::Ranges {
+            replica: None,
+            ranges: vec![(7, 9)],
+        };
+        let p = read_plan(&m, &sources, (&PushState::default(), Some(&q)), &ranges).unwrap();
+        assert_eq!(
+            p.cql,
+            "SELECT \"n\" FROM \"ks\".\"t\" WHERE token(\"k1\", \"k2\") > ? AND token(\"k1\", \"k2\") <= ? AND (n > 3) ALLOW FILTERING"
+        );
+        let q = CqlQuery::parse("SELECT n FROM ks.t WHERE k1 = 1 AND k2 = 'a'").unwrap();
+        assert!(q.restricts_partition(&m.partition_key));
+        let p = read_plan(
+            &m,
+            &sources,
+            (&PushState::default(), Some(&q)),
+            &PartitionSpec::Whole,
+        )
+        .unwrap();
+        assert_eq!(
+            p.cql,
+            "SELECT \"n\" FROM \"ks\".\"t\" WHERE (k1 = 1 AND k2 = 'a')"
+        );
+        assert_eq!(p.binds, vec![Vec::<CqlValue>::new()]);
+    }
+
+    #[test]
     fn cql_for_ranges_and_keys() {
         let m = sample_meta();
         let sources = vec![Source::Column("n".into()), Source::WriteTime("n".into())];
@@ -631,7 +676,7 @@ mod tests {
             replica: None,
             ranges: vec![(i64::MIN, -5), (7, 9)],
         };
-        let p = read_plan(&m, &sources, &PushState::default(), &spec).unwrap();
+        let p = read_plan(&m, &sources, (&PushState::default(), None), &spec).unwrap();
         assert_eq!(
             p.cql,
             "SELECT \"n\", writetime(\"n\") FROM \"ks\".\"t\" WHERE token(\"k1\", \"k2\") >= ? AND token(\"k1\", \"k2\") <= ?"
@@ -648,7 +693,7 @@ mod tests {
         let p = read_plan(
             &m,
             &sources,
-            &PushState::default(),
+            (&PushState::default(), None),
             &PartitionSpec::Ranges {
                 replica: None,
                 ranges: vec![(7, 9)],
@@ -668,7 +713,7 @@ mod tests {
         let spec = PartitionSpec::Keys {
             keys: state.key_tuples(),
         };
-        let p = read_plan(&m, &[], &state, &spec).unwrap();
+        let p = read_plan(&m, &[], (&state, None), &spec).unwrap();
         assert_eq!(
             p.cql,
             "SELECT \"k1\" FROM \"ks\".\"t\" WHERE \"k1\" = ? AND \"k2\" = ? AND \"c1\" > ?"

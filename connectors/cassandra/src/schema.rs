@@ -193,9 +193,18 @@ impl Source {
 
 /// The full output schema: table columns, then the requested writetime/ttl columns.
 pub fn full_fields(meta: &TableMeta, cfg: &Config) -> Result<Vec<(Field, Source)>> {
-    let mut out: Vec<(Field, Source)> = meta
-        .columns
-        .iter()
+    let selected: Vec<&ColumnMeta> = match cfg.query.as_ref().and_then(|q| q.columns.as_ref()) {
+        None => meta.columns.iter().collect(),
+        Some(names) => names
+            .iter()
+            .map(|n| {
+                meta.column(n)
+                    .ok_or_else(|| meta.unknown_column("option `query`", n))
+            })
+            .collect::<Result<_>>()?,
+    };
+    let mut out: Vec<(Field, Source)> = selected
+        .into_iter()
         .map(|c| {
             (
                 Field::new(&c.name, arrow_type(&c.typ), true),
