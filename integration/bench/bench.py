@@ -40,6 +40,18 @@ CONTENDERS = {
 }
 SPARK_CONTENDERS = ("ours", "scc", "python", "ceiling")
 SINK = {"ours": "sink_ours", "scc": "sink_scc", "python": "sink_python", "rust": "sink_rust"}
+# Operations, and the contenders that have each (stream: a Structured Streaming sink).
+OPS = ("read", "write", "stream")
+STREAMING = ("ours", "scc")
+OP_TITLES = {
+    "read": "Batch read to the `noop` sink",
+    "write": "Batch write of a generated DataFrame",
+    "stream": "Stream write: the same rows as 8 Parquet files, 4 micro-batches (`availableNow`)",
+}
+
+
+def has_op(name: str, op: str) -> bool:
+    return op != "stream" or name in STREAMING
 
 
 def log(msg: str) -> None:
@@ -336,7 +348,7 @@ def run(plan: Plan, cfg: dict[str, Any]) -> dict[str, Any]:  # noqa: PLR0912
             runs = plan.reps + int(warm)
             todo: dict[str, list[str]] = {}
             for name in live:
-                for op in ("read", "write"):
+                for op in (op for op in OPS if has_op(name, op)):
                     if (name, op) in rate:
                         projected = rows / rate[(name, op)] * runs
                         if projected > plan.budget:
@@ -364,7 +376,7 @@ def run(plan: Plan, cfg: dict[str, Any]) -> dict[str, Any]:  # noqa: PLR0912
                 if op not in todo.get(name, []):
                     return
                 table = src if op == "read" else SINK.get(name, "-")
-                if op == "write" and name in SINK:
+                if op in ("write", "stream") and name in SINK:
                     cql.truncate(table)
                 # Row counts are checked once per contender and size (first timed run).
                 verify = plan.verify and timed and rep == 0
@@ -386,7 +398,7 @@ def run(plan: Plan, cfg: dict[str, Any]) -> dict[str, Any]:  # noqa: PLR0912
                     r["error"] = f"read {r.get('verified_rows')} rows, expected {rows}"
                     log(f"  {name} read the wrong number of rows: {r['error']}")
                 # count(*) over a large table times out on the server: check small ones only.
-                if verify and op == "write" and name in SINK and rows <= 200_000:
+                if verify and op in ("write", "stream") and name in SINK and rows <= 200_000:
                     n = cql.count(table)
                     if n != rows:
                         r["error"] = f"wrote {n} rows, expected {rows}"
@@ -395,13 +407,13 @@ def run(plan: Plan, cfg: dict[str, Any]) -> dict[str, Any]:  # noqa: PLR0912
             if warm:
                 log(f"{rows:,} rows: warm-up (each contender reads and writes once, untimed)")
                 for name in active:
-                    one(name, "read", False, -1)
-                    one(name, "write", False, -1)
+                    for op in OPS:
+                        one(name, op, False, -1)
             for rep in range(plan.reps if active else 0):
                 # Rotate the order each repetition so no contender always runs first.
                 order = active[rep % len(active) :] + active[: rep % len(active)]
                 log(f"{rows:,} rows: repetition {rep + 1}/{plan.reps}, order {order}")
-                for op in ("read", "write"):
+                for op in OPS:
                     for name in order:
                         one(name, op, True, rep)
             for key, secs in timings.items():
@@ -474,9 +486,9 @@ def report(data: dict[str, Any], md_path: Path, png_path: Path) -> str:  # noqa:
         f"- Sizes {', '.join(f'{s:,}' for s in sizes)} rows; median of {meta['plan']['reps']} "
         + (
             {
-                "each": "timed repetitions after one untimed warm-up read and write per "
+                "each": "timed repetitions after one untimed warm-up of each operation per "
                 "contender and size; ",
-                "first": "timed repetitions; one untimed warm-up read and write per contender "
+                "first": "timed repetitions; one untimed warm-up of each operation per contender "
                 "at the first size only (sessions, JIT and Python workers warm for the rest); ",
                 "none": "timed repetition(s), no warm-up; ",
             }[meta["plan"]["warmup"]]
@@ -488,10 +500,9 @@ def report(data: dict[str, Any], md_path: Path, png_path: Path) -> str:  # noqa:
         "(sampled every 0.2 s).",
         "",
     ]
-    for op, title in (
-        ("read", "Batch read to the `noop` sink"),
-        ("write", "Batch write of a generated DataFrame"),
-    ):
+    for op, title in OP_TITLES.items():
+        if not any(k[1] == op for k in summary):
+            continue
         lines += [f"## {title}", ""]
         header = (
             "| contender | "
@@ -499,7 +510,7 @@ def report(data: dict[str, Any], md_path: Path, png_path: Path) -> str:  # noqa:
             + " |"
         )
         lines += [header, "|---|" + "---|" * len(sizes)]
-        for n in names:
+        for n in (n for n in names if has_op(n, op)):
             if op == "write" and n == "ceiling":
                 label = "Spark ceiling: Arrow writer discarding batches"
             else:
@@ -526,7 +537,7 @@ def report(data: dict[str, Any], md_path: Path, png_path: Path) -> str:  # noqa:
         "| share of Spark ceiling | share of Rust limit |"
     ]
     lines += ["|---|---|---|---|---|---|"]
-    for op in ("read", "write"):
+    for op in OPS:
         for s in sizes:
             o = summary.get(("ours", op, s))
             if o is None:
@@ -586,8 +597,9 @@ def chart(summary: dict, sizes: list[int], names: list[str], path: Path) -> None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(13, 6))
-    width = 0.8 / max(1, len(names))
+    ops = [op for op in OPS if any(k[1] == op for k in summary)]
+    fig, axes = plt.subplots(1, len(ops), figsize=(6.5 * len(ops), 6), squeeze=False)
+    axes = list(axes[0])
     colors = {
         "ours": "#d62728",
         "scc": "#1f77b4",
@@ -595,19 +607,21 @@ def chart(summary: dict, sizes: list[int], names: list[str], path: Path) -> None
         "ceiling": "#7f7f7f",
         "rust": "#2ca02c",
     }
-    for ax, op in zip(axes, ("read", "write"), strict=True):
-        for i, n in enumerate(names):
+    titles = {"read": " → noop", "write": " (generated DataFrame)", "stream": " (4 micro-batches)"}
+    for ax, op in zip(axes, ops, strict=True):
+        present = [n for n in names if has_op(n, op)]
+        width = 0.8 / max(1, len(present))
+        for i, n in enumerate(present):
             ys = [summary.get((n, op, s), {}).get("rows_per_s", 0) / 1e6 for s in sizes]
-            xs = [j + (i - (len(names) - 1) / 2) * width for j in range(len(sizes))]
+            xs = [j + (i - (len(present) - 1) / 2) * width for j in range(len(sizes))]
             label = CONTENDERS[n].replace("**", "")
             if op == "write" and n == "ceiling":
                 label = "Spark ceiling: Arrow writer, no I/O"
             ax.bar(xs, ys, width, label=label, color=colors.get(n))
         ax.set_xticks(range(len(sizes)), [f"{s:,} rows" for s in sizes])
         ax.set_ylabel("million rows/s (median)")
-        ax.set_title(
-            f"Cassandra batch {op}" + (" → noop" if op == "read" else " (generated DataFrame)")
-        )
+        kind = "stream write" if op == "stream" else f"batch {op}"
+        ax.set_title(f"Cassandra {kind}{titles[op]}")
         ax.grid(axis="y", alpha=0.3)
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
@@ -629,7 +643,7 @@ def main() -> int:  # noqa: PLR0912
         "--warmup",
         choices=["each", "first", "none"],
         default="each",
-        help="untimed warm-up read and write per contender: at each size, or the first only",
+        help="untimed warm-up of each operation per contender: at each size, or the first only",
     )
     ap.add_argument(
         "--budget-minutes",

@@ -4,7 +4,7 @@
 
 CONTENDER is `ours`, `python` (pure-Python data source), `ceiling` (no-I/O Python source
 and sink) or `scc` (spark-cassandra-connector, run from its own PySpark 3.5 virtualenv).
-Each stdin line is a JSON command {"op": "read"|"write", "rows": N, "table": T,
+Each stdin line is a JSON command {"op": "read"|"write"|"stream", "rows": N, "table": T,
 "verify": bool}; each answer is one stdout line starting with `@@BENCH ` holding wall
 seconds, CPU seconds of the JVM and its Python workers, and their peak memory.
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 import time
 from typing import Any
 
@@ -98,9 +99,51 @@ def reader(spark: Any, contender: str, cfg: dict[str, Any], cmd: dict[str, Any])
     return spark.read.format(FORMATS[contender]).options(**opts).load()
 
 
+# Files of the stream-write source, per row count (written once per session, untimed).
+STREAM_FILES = 8
+_stream_sources: dict[int, str] = {}
+
+
+def stream_source(spark: Any, rows: int) -> str:
+    """The workload as Parquet files that a file stream reads in several micro-batches."""
+    if rows not in _stream_sources:
+        path = tempfile.mkdtemp(prefix=f"spark-ds-bench-stream-{rows}-")
+        frame = workload.spark_frame(spark, rows).repartition(STREAM_FILES)
+        frame.write.mode("overwrite").parquet(path)
+        _stream_sources[rows] = path
+    return _stream_sources[rows]
+
+
+def stream_write(spark: Any, contender: str, cfg: dict[str, Any], cmd: dict[str, Any]) -> Any:
+    """A streaming query writing the workload in 4 micro-batches, run to the end."""
+    path = stream_source(spark, cmd["rows"])
+    schema = workload.spark_frame(spark, 1).schema
+    checkpoint = tempfile.mkdtemp(prefix="spark-ds-bench-checkpoint-")
+    opts = conn_options(contender, cfg, cmd["table"])
+
+    def action() -> None:
+        query = (
+            spark.readStream.schema(schema)
+            .option("maxFilesPerTrigger", STREAM_FILES // 4)
+            .parquet(path)
+            .writeStream.format(FORMATS[contender])
+            .options(**opts)
+            .option("checkpointLocation", checkpoint)
+            .trigger(availableNow=True)
+            .start()
+        )
+        query.awaitTermination()
+        if query.exception() is not None:
+            raise RuntimeError(str(query.exception()))
+
+    return action
+
+
 def run(spark: Any, contender: str, cfg: dict[str, Any], cmd: dict[str, Any], jvm: int) -> dict:
     out: dict[str, Any] = {"contender": contender, **cmd}
-    if cmd["op"] == "read":
+    if cmd["op"] == "stream":
+        action = stream_write(spark, contender, cfg, cmd)
+    elif cmd["op"] == "read":
         df = reader(spark, contender, cfg, cmd)
         action = df.write.format("noop").mode("overwrite").save
         out["partitions"] = None
