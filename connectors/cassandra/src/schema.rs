@@ -105,6 +105,23 @@ pub fn nearest_hint<'a>(name: &str, names: impl Iterator<Item = &'a str>) -> Str
     }
 }
 
+/// Every keyspace's name (empty when the query fails: only used for hints).
+async fn keyspace_names(session: &Session) -> Vec<String> {
+    let Ok(result) = session
+        .query_unpaged("SELECT keyspace_name FROM system_schema.keyspaces", ())
+        .await
+    else {
+        return vec![];
+    };
+    let Ok(rows) = result.into_rows_result() else {
+        return vec![];
+    };
+    let Ok(names) = rows.rows::<(String,)>() else {
+        return vec![];
+    };
+    names.filter_map(|r| r.ok().map(|(n,)| n)).collect()
+}
+
 /// The table's metadata; clear errors for a missing keyspace or table.
 pub async fn table_meta(session: &Session, cfg: &Config) -> Result<TableMeta> {
     let ks_name = cfg.keyspace()?;
@@ -122,11 +139,13 @@ pub async fn table_meta(session: &Session, cfg: &Config) -> Result<TableMeta> {
         state = session.get_cluster_state();
     }
     let Some(ks) = state.get_keyspace(ks_name) else {
+        // The session fetches only this keyspace's metadata: list the others for the hint.
+        let existing = keyspace_names(session).await;
         return Err(Error::config(
             SYSTEM,
             format!(
                 "keyspace `{ks_name}` does not exist{}",
-                nearest_hint(ks_name, state.keyspaces_iter().map(|(n, _)| n))
+                nearest_hint(ks_name, existing.iter().map(String::as_str))
             ),
         ));
     };

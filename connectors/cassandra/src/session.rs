@@ -71,8 +71,9 @@ fn identity(cfg: &Config, creds: &Option<(String, Secret)>) -> String {
         p.expose().hash(&mut h);
     }
     format!(
-        "{}|{:?}|{}|{:?}|{:?}|{}|{:?}|{:?}|{:?}|{}|{}|{}|{:x}",
+        "{}|{:?}|{:?}|{}|{:?}|{:?}|{}|{:?}|{:?}|{:?}|{}|{}|{}|{:x}",
         std::process::id(),
+        cfg.keyspace,
         cfg.hosts,
         cfg.port,
         cfg.local_dc,
@@ -133,6 +134,11 @@ async fn connect(cfg: &Config, creds: Option<(String, Secret)>) -> Result<Sessio
         .known_nodes(&nodes)
         .connection_timeout(cfg.connect_timeout)
         .default_execution_profile_handle(profile.into_handle());
+    // Schema metadata of the one keyspace in use: a cluster with many keyspaces otherwise
+    // makes every new session (one per Python worker) fetch all of them.
+    if let Some(ks) = &cfg.keyspace {
+        builder = builder.keyspaces_to_fetch([ks.clone()]);
+    }
     if let Some((user, password)) = &creds {
         builder = builder.user(user.clone(), password.expose().to_string());
     }
