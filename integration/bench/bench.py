@@ -95,6 +95,16 @@ class Cql:
             self.run(f"DROP TABLE IF EXISTS {ks}.{t}")
             self.run(workload.create_table_cql(t))
 
+    def settle(self, timeout: float = 600.0) -> float:
+        """Waits until the node runs no compaction (`system_views.sstable_tasks`), so the
+        load's background work does not land on whichever contender runs first."""
+        start = time.perf_counter()
+        while time.perf_counter() - start < timeout:
+            if not list(self.run("SELECT task_id FROM system_views.sstable_tasks")):
+                break
+            time.sleep(2)
+        return time.perf_counter() - start
+
     def truncate(self, table: str) -> None:
         self.run(f"TRUNCATE {workload.KEYSPACE}.{table}")
 
@@ -344,6 +354,7 @@ def run(plan: Plan, cfg: dict[str, Any]) -> dict[str, Any]:  # noqa: PLR0912
             if "error" in r:
                 raise RuntimeError(f"loading {src} failed: {r['error']}")
             log(f"loaded in {time.perf_counter() - t0:.1f} s")
+            log(f"compactions settled in {cql.settle():.1f} s")
             warm = plan.warmup == "each" or (plan.warmup == "first" and size_index == 0)
             runs = plan.reps + int(warm)
             todo: dict[str, list[str]] = {}
