@@ -231,7 +231,7 @@ fn restriction_values(meta: &TableMeta, state: &PushState) -> Result<Vec<CqlValu
 pub(crate) fn read_plan(
     meta: &TableMeta,
     sources: &[Source],
-    (state, cfg_query): (&PushState, Option<&CqlQuery>),
+    (state, query): (&PushState, Option<&CqlQuery>),
     spec: &PartitionSpec,
 ) -> Result<ReadPlan> {
     let selectors: Vec<String> = if sources.is_empty() {
@@ -289,7 +289,6 @@ pub(crate) fn read_plan(
         }
     }
     conditions.extend(state.restriction_cql());
-    let query = cfg_query;
     if let Some(w) = query.and_then(|q| q.where_clause.as_ref()) {
         conditions.push(format!("({w})"));
     }
