@@ -5,6 +5,7 @@
 //! [`crate::redact`] so secrets never reach a log, an exception or a query plan.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::redact::redact;
@@ -20,8 +21,12 @@ pub enum ErrorKind {
     Transient,
     /// The server asked us to slow down, perhaps saying for how long.
     RateLimited { retry_after: Option<Duration> },
-    /// The server refused the request for good: unknown table, syntax, constraint.
+    /// The server refused the request for good: syntax, constraint, permission.
     Permanent,
+    /// The object named (keyspace, table, collection, queue, topic, URL) does not exist.
+    NotFound,
+    /// The object to be created exists already.
+    AlreadyExists,
     /// A value could not be converted between Arrow and the system's types.
     Data,
     /// A bug on our side, such as a panic caught at the Python boundary.
@@ -42,11 +47,16 @@ impl ErrorKind {
             ErrorKind::Transient => "transient",
             ErrorKind::RateLimited { .. } => "rate-limited",
             ErrorKind::Permanent => "permanent",
+            ErrorKind::NotFound => "not-found",
+            ErrorKind::AlreadyExists => "already-exists",
             ErrorKind::Data => "data",
             ErrorKind::Internal => "internal",
         }
     }
 }
+
+/// The underlying driver or I/O error, kept for `source()` (shared: errors are cloned).
+type Source = Arc<dyn std::error::Error + Send + Sync + 'static>;
 
 /// The error every spark-ds crate returns.
 #[derive(Clone, Debug)]
@@ -55,6 +65,7 @@ pub struct Error {
     system: &'static str,
     operation: String,
     message: String,
+    source: Option<Source>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -72,7 +83,32 @@ impl Error {
             system,
             operation: operation.into(),
             message: redact(message.as_ref()),
+            source: None,
         }
+    }
+
+    /// The object named does not exist (the message names it and what to do).
+    pub fn not_found(
+        system: &'static str,
+        operation: impl Into<String>,
+        message: impl AsRef<str>,
+    ) -> Self {
+        Error::new(ErrorKind::NotFound, system, operation, message)
+    }
+
+    /// The object to be created exists already.
+    pub fn already_exists(
+        system: &'static str,
+        operation: impl Into<String>,
+        message: impl AsRef<str>,
+    ) -> Self {
+        Error::new(ErrorKind::AlreadyExists, system, operation, message)
+    }
+
+    /// The same error, keeping the driver's error as its `source()`.
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Arc::new(source));
+        self
     }
 
     /// A configuration error about one option.
@@ -173,7 +209,13 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|s| s as &(dyn std::error::Error + 'static))
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -196,11 +238,23 @@ mod tests {
             ErrorKind::Config,
             ErrorKind::Auth,
             ErrorKind::Permanent,
+            ErrorKind::NotFound,
+            ErrorKind::AlreadyExists,
             ErrorKind::Data,
             ErrorKind::Internal,
         ] {
             assert!(!k.is_retryable(), "{}", k.name());
         }
+    }
+
+    #[test]
+    fn the_driver_error_stays_the_source() {
+        use std::error::Error as _;
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let e = Error::transient("cassandra", "connect", "cannot connect").with_source(io);
+        let source = e.source().expect("a source");
+        assert_eq!(source.to_string(), "refused");
+        assert!(e.clone().source().is_some());
     }
 
     #[test]

@@ -22,6 +22,8 @@ fn class_name(kind: ErrorKind) -> &'static str {
         ErrorKind::Transient => "TransientError",
         ErrorKind::RateLimited { .. } => "RateLimitedError",
         ErrorKind::Permanent => "PermanentError",
+        ErrorKind::NotFound => "NotFoundError",
+        ErrorKind::AlreadyExists => "AlreadyExistsError",
         ErrorKind::Data => "DataError",
         ErrorKind::Internal => "InternalError",
     }
@@ -37,7 +39,10 @@ fn build(py: Python<'_>, error: &Error) -> Result<PyErr, PyErr> {
     let module = py
         .import(format!("{package}._shared.errors"))
         .map_err(|_| PyRuntimeError::new_err(error.to_string()))?;
-    let class = module.getattr(class_name(error.kind()))?;
+    // A package built before a kind existed still raises its nearest class.
+    let class = module
+        .getattr(class_name(error.kind()))
+        .or_else(|_| module.getattr("PermanentError"))?;
     let instance = class.call1((error.to_string(),))?;
     instance.setattr("kind", error.kind().name())?;
     instance.setattr("system", error.system())?;
