@@ -6,21 +6,12 @@
 use log::LevelFilter;
 
 use crate::error::{Error, Result};
-use crate::options::{OptionSpec, OptionType};
 
 /// The prefix of every spark-ds log target.
 pub const TARGET_PREFIX: &str = "spark_ds";
 
 /// The levels the `logLevel` option accepts.
 pub const LEVELS: &[&str] = &["off", "error", "warn", "info", "debug", "trace"];
-
-/// The `logLevel` option, for connectors to include in their option list.
-pub const LOG_LEVEL_OPTION: OptionSpec = OptionSpec::new(
-    "logLevel",
-    OptionType::Choice(LEVELS),
-    "Verbosity of the connector's own log messages.",
-)
-.default("info");
 
 /// The log target of a system, e.g. `spark_ds::cassandra`.
 pub fn target(system: &str) -> String {
@@ -79,6 +70,5 @@ mod tests {
     #[test]
     fn target_names_the_system() {
         assert_eq!(target("mongodb"), "spark_ds::mongodb");
-        assert_eq!(LOG_LEVEL_OPTION.default, Some("info"));
     }
 }

@@ -9,10 +9,11 @@ use scylla::value::{CqlValue, Row};
 use spark_ds_core::{Error, Result};
 
 use crate::SYSTEM;
+use crate::errors::{execution_error, prepare_error};
 use crate::from_arrow::ValueConverter;
 use crate::options::{Config, consistency, quote};
 use crate::schema::{project, table_meta};
-use crate::session::{execution_error, prepare_error, session};
+use crate::session::session;
 use crate::to_arrow::ColumnBuilder;
 
 /// What a lookup did.
@@ -76,7 +77,8 @@ pub async fn lookup_with_stats(
         .await
         .map_err(|e| prepare_error("lookup", &cql, &e))?;
     prepared.set_consistency(consistency(&cfg.consistency));
-    prepared.set_page_size(cfg.fetch_size);
+    // The option's range (1–1,000,000) fits an i32.
+    prepared.set_page_size(cfg.fetch_size as i32);
     prepared.set_is_idempotent(true);
     let prepared = Arc::new(prepared);
     let mut binds: Vec<Vec<CqlValue>> = Vec::with_capacity(keys.num_rows());

@@ -23,6 +23,7 @@ use spark_ds_core::{BatchSource, Error, Result, RetryPolicy, TaskMetrics};
 use tokio::task::JoinHandle;
 
 use crate::SYSTEM;
+use crate::errors::{execution_error, prepare_error};
 use crate::options::{Config, consistency, quote};
 use crate::pushdown::{PushState, json_to_cql};
 use crate::query::CqlQuery;
@@ -30,7 +31,7 @@ use crate::ring::{
     OwnedRange, TokenRange, estimate_bytes, plan_splits, ring_ranges, split_count, subdivide,
 };
 use crate::schema::{Source, TableMeta, project, table_meta};
-use crate::session::{execution_error, prepare_error, session};
+use crate::session::session;
 use crate::throttle::{Throttle, acquire};
 use crate::to_arrow::ColumnBuilder;
 
@@ -83,8 +84,9 @@ const INITIAL_BACKOFF: Duration = Duration::from_millis(250);
 
 pub(crate) fn retry_policy(cfg: &Config) -> RetryPolicy {
     RetryPolicy {
-        max_attempts: cfg.retry_max_attempts,
-        max_elapsed: cfg.retry_max_elapsed,
+        // The option's range (1–100) fits a u32.
+        max_attempts: cfg.retry.max_attempts as u32,
+        max_elapsed: cfg.retry.max_elapsed,
         initial_backoff: INITIAL_BACKOFF,
         ..RetryPolicy::default()
     }
@@ -182,7 +184,7 @@ pub async fn plan_partitions(
             Some(n) => n,
             None => {
                 let bytes = table_bytes(&session, &meta).await;
-                let n = split_count(bytes, cfg.split_size_mb, nodes);
+                let n = split_count(bytes, cfg.split_size_mb as u64, nodes);
                 log::info!(target: LOG, "{}.{}: estimated {bytes} bytes → {n} splits", meta.keyspace, meta.table);
                 n
             }
@@ -322,7 +324,8 @@ pub async fn open_reader(
         .prepare(plan.cql.as_str())
         .await
         .map_err(|e| prepare_error("read", &plan.cql, &e))?;
-    prepared.set_page_size(cfg.fetch_size);
+    // The option's range (1–1,000,000) fits an i32.
+    prepared.set_page_size(cfg.fetch_size as i32);
     prepared.set_consistency(consistency(&cfg.consistency));
     prepared.set_is_idempotent(true);
     if let PartitionSpec::Ranges {
@@ -439,12 +442,12 @@ impl PagedReader {
                 names,
                 metrics: TaskMetrics::with_request_noun("pages"),
                 policy: retry_policy(cfg),
-                capacity: cfg.fetch_size.max(1) as usize,
+                capacity: cfg.fetch_size,
             }),
             queue: binds.into_iter().map(Arc::new).collect(),
             in_flight: FuturesUnordered::new(),
             concurrency: concurrency.max(1),
-            pages: cfg.reads_per_sec.map(Throttle::new),
+            pages: cfg.reads_per_sec.map(|n| Throttle::new(n as f64)),
             bytes: cfg
                 .read_mb_per_sec
                 .map(|mb| Throttle::new(mb * 1024.0 * 1024.0)),

@@ -141,8 +141,9 @@ pub async fn table_meta(session: &Session, cfg: &Config) -> Result<TableMeta> {
     let Some(ks) = state.get_keyspace(ks_name) else {
         // The session fetches only this keyspace's metadata: list the others for the hint.
         let existing = keyspace_names(session).await;
-        return Err(Error::config(
+        return Err(Error::not_found(
             SYSTEM,
+            "schema",
             format!(
                 "keyspace `{ks_name}` does not exist{}",
                 nearest_hint(ks_name, existing.iter().map(String::as_str))
@@ -150,8 +151,9 @@ pub async fn table_meta(session: &Session, cfg: &Config) -> Result<TableMeta> {
         ));
     };
     let Some(t) = ks.tables.get(table_name) else {
-        return Err(Error::config(
+        return Err(Error::not_found(
             SYSTEM,
+            "schema",
             format!(
                 "table `{ks_name}.{table_name}` does not exist{}",
                 nearest_hint(table_name, ks.tables.keys().map(String::as_str))

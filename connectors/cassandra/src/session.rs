@@ -13,12 +13,12 @@ use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 use scylla::client::execution_profile::ExecutionProfile;
 use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
-use scylla::errors::{DbError, ExecutionError, RequestAttemptError};
 use scylla::policies::load_balancing::DefaultPolicy;
 use spark_ds_core::auth::{EnvCredentials, ExplicitCredentials, FileCredentials};
-use spark_ds_core::{AuthChain, Credentials, Error, ErrorKind, Resolved, Result, Secret};
+use spark_ds_core::{AuthChain, Credentials, Error, Resolved, Result, Secret};
 
 use crate::SYSTEM;
+use crate::errors::{self, Cause};
 use crate::options::{Config, consistency};
 
 /// Environment variables of the credential chain.
@@ -37,15 +37,15 @@ fn cache() -> &'static Cache {
 pub async fn credentials(cfg: &Config) -> Result<Option<(String, Secret)>> {
     let chain = AuthChain::new(SYSTEM)
         .with(ExplicitCredentials::username_password(
-            cfg.username.clone(),
-            cfg.password.clone(),
+            cfg.credentials.username.clone(),
+            cfg.credentials.password.clone(),
         ))
         .with(EnvCredentials::username_password(
             USERNAME_ENV,
             PASSWORD_ENV,
         ))
         .with(FileCredentials::username_password(
-            cfg.secrets_file.clone(),
+            cfg.credentials.secrets_file.clone(),
             "username",
             "password",
         ));
@@ -74,17 +74,17 @@ fn identity(cfg: &Config, creds: &Option<(String, Secret)>) -> String {
         "{}|{:?}|{:?}|{}|{:?}|{:?}|{}|{:?}|{:?}|{:?}|{}|{}|{}|{:x}",
         std::process::id(),
         cfg.keyspace,
-        cfg.hosts,
-        cfg.port,
+        cfg.endpoint.hosts,
+        cfg.endpoint.port,
         cfg.local_dc,
         creds.as_ref().map(|(u, _)| u),
-        cfg.ssl,
-        cfg.ssl_ca_cert,
-        cfg.ssl_client_cert,
-        cfg.ssl_client_key,
-        cfg.ssl_verify_hostname,
-        cfg.connect_timeout.as_millis(),
-        cfg.request_timeout.as_millis(),
+        cfg.tls.ssl,
+        cfg.tls.ssl_ca_cert,
+        cfg.tls.ssl_client_cert,
+        cfg.tls.ssl_client_key,
+        cfg.tls.ssl_verify_hostname,
+        cfg.timeouts.connect_timeout.as_millis(),
+        cfg.timeouts.request_timeout.as_millis(),
         h.finish()
     )
 }
@@ -102,16 +102,17 @@ pub async fn session(cfg: &Config) -> Result<Arc<Session>> {
 }
 
 fn contact_points(cfg: &Config) -> Vec<String> {
-    cfg.hosts
+    cfg.endpoint
+        .hosts
         .iter()
         .map(|h| {
             let bare_ipv6 = h.matches(':').count() > 1 && !h.starts_with('[');
             if bare_ipv6 {
-                format!("[{h}]:{}", cfg.port)
+                format!("[{h}]:{}", cfg.endpoint.port)
             } else if h.contains(':') {
                 h.clone()
             } else {
-                format!("{h}:{}", cfg.port)
+                format!("{h}:{}", cfg.endpoint.port)
             }
         })
         .collect()
@@ -127,12 +128,12 @@ async fn connect(cfg: &Config, creds: Option<(String, Secret)>) -> Result<Sessio
     }
     let profile = ExecutionProfile::builder()
         .consistency(consistency(&cfg.consistency))
-        .request_timeout(Some(cfg.request_timeout))
+        .request_timeout(Some(cfg.timeouts.request_timeout))
         .load_balancing_policy(policy.build())
         .build();
     let mut builder = SessionBuilder::new()
         .known_nodes(&nodes)
-        .connection_timeout(cfg.connect_timeout)
+        .connection_timeout(cfg.timeouts.connect_timeout)
         .default_execution_profile_handle(profile.into_handle());
     // Schema metadata of the one keyspace in use: a cluster with many keyspaces otherwise
     // makes every new session (one per Python worker) fetch all of them.
@@ -142,14 +143,20 @@ async fn connect(cfg: &Config, creds: Option<(String, Secret)>) -> Result<Sessio
     if let Some((user, password)) = &creds {
         builder = builder.user(user.clone(), password.expose().to_string());
     }
-    if cfg.ssl {
+    if cfg.tls.ssl {
         builder = builder.tls_context(Some(tls_config(cfg)?));
     }
     let started = std::time::Instant::now();
     // The driver's own timeouts apply per connection; this bounds the whole start.
-    let budget = cfg.connect_timeout + cfg.connect_timeout / 2 + std::time::Duration::from_secs(1);
+    let budget = cfg.timeouts.connect_timeout
+        + cfg.timeouts.connect_timeout / 2
+        + std::time::Duration::from_secs(1);
     let result = tokio::time::timeout(budget, builder.build()).await;
-    let what = format!("{} (port {})", cfg.hosts.join(","), cfg.port);
+    let what = format!(
+        "{} (port {})",
+        cfg.endpoint.hosts.join(","),
+        cfg.endpoint.port
+    );
     match result {
         Err(_) => Err(Error::transient(
             SYSTEM,
@@ -160,29 +167,18 @@ async fn connect(cfg: &Config, creds: Option<(String, Secret)>) -> Result<Sessio
             ),
         )),
         Ok(Err(e)) => {
-            let msg = e.to_string();
-            let refusal = tls_refusal(&msg, cfg.ssl_client_cert.is_some()).filter(|_| cfg.ssl);
-            let (kind, hint) = match refusal {
-                // Retrying cannot fix a certificate either side refuses.
-                Some(hint) => (ErrorKind::Auth, hint),
-                None => match classify_text(&msg, ErrorKind::Transient) {
-                    ErrorKind::Auth => (ErrorKind::Auth, " (check `username`/`password`)"),
-                    kind if cfg.ssl => (
-                        kind,
-                        " (TLS is on: check `sslCaCert`, `sslClientCert`, `sslVerifyHostname`)",
-                    ),
-                    kind => (kind, ""),
-                },
-            };
+            let classified = errors::new_session(&e);
             Err(Error::new(
-                kind,
+                classified.kind,
                 SYSTEM,
                 "connect",
                 format!(
-                    "cannot connect to {what} after {} ms: {msg}{hint}",
-                    started.elapsed().as_millis()
+                    "cannot connect to {what} after {} ms: {e}{}",
+                    started.elapsed().as_millis(),
+                    connect_hint(cfg, classified.cause)
                 ),
-            ))
+            )
+            .with_source(e))
         }
         Ok(Ok(s)) => {
             log::info!(target: "spark_ds::cassandra", "connected to {what} in {} ms", started.elapsed().as_millis());
@@ -221,7 +217,7 @@ pub fn tls_config(cfg: &Config) -> Result<Arc<rustls::ClientConfig>> {
     // Make aws-lc the process default too, so no other rustls user picks another provider.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let mut roots = RootCertStore::empty();
-    match &cfg.ssl_ca_cert {
+    match &cfg.tls.ssl_ca_cert {
         Some(path) => {
             for cert in read_pem_certs(path, "sslCaCert")? {
                 roots.add(cert).map_err(|e| {
@@ -246,14 +242,14 @@ pub fn tls_config(cfg: &Config) -> Result<Arc<rustls::ClientConfig>> {
     let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(roots, provider)
         .build()
         .map_err(|e| Error::config(SYSTEM, format!("TLS verifier: {e}")))?;
-    let builder = if cfg.ssl_verify_hostname {
+    let builder = if cfg.tls.ssl_verify_hostname {
         builder.with_webpki_verifier(verifier)
     } else {
         builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(NoHostnameVerifier(verifier)))
     };
-    let config = match (&cfg.ssl_client_cert, &cfg.ssl_client_key) {
+    let config = match (&cfg.tls.ssl_client_cert, &cfg.tls.ssl_client_key) {
         (Some(cert), Some(key)) => {
             let chain = read_pem_certs(cert, "sslClientCert")?;
             let file = std::fs::File::open(key).map_err(|e| {
@@ -324,104 +320,28 @@ impl ServerCertVerifier for NoHostnameVerifier {
     }
 }
 
-/// What to fix when a TLS handshake failed on a certificate (`None` for other failures).
-/// Servers differ in the alert they send for a client certificate they do not trust (Java
-/// sends `InternalError`), so any fatal alert after presenting one points at it.
-fn tls_refusal(msg: &str, presented_client_cert: bool) -> Option<&'static str> {
-    let m = msg.to_ascii_lowercase();
-    if m.contains("fatal alert: certificaterequired") {
-        Some(" (the server requires a client certificate: set `sslClientCert` and `sslClientKey`)")
-    } else if m.contains("invalid peer certificate") {
-        Some(
-            " (the server's certificate is not trusted: check `sslCaCert` and `sslVerifyHostname`)",
-        )
-    } else if m.contains("received fatal alert") && presented_client_cert {
-        Some(
-            " (the server refused the client certificate `sslClientCert`: is it signed by a CA the server trusts?)",
-        )
-    } else if m.contains("received fatal alert") {
-        Some(" (the server refused the TLS handshake: check its TLS settings and `sslCaCert`)")
-    } else {
-        None
-    }
-}
-
-/// Error kind from a driver message, when no typed information is at hand.
-pub fn classify_text(msg: &str, otherwise: ErrorKind) -> ErrorKind {
-    let m = msg.to_ascii_lowercase();
-    if m.contains("authentication")
-        || m.contains("bad credentials")
-        || m.contains("provided username")
-        || m.contains("unauthorized")
-        || m.contains("authenticator")
-    {
-        ErrorKind::Auth
-    } else if m.contains("timed out")
-        || m.contains("timeout")
-        || m.contains("connection refused")
-        || m.contains("connection reset")
-        || m.contains("broken")
-        || m.contains("unavailable")
-        || m.contains("overloaded")
-        || m.contains("bootstrapping")
-        || m.contains("could not connect")
-        || m.contains("connection pool")
-        || m.contains("io error")
-    {
-        ErrorKind::Transient
-    } else if m.contains("syntax")
-        || m.contains("invalid")
-        || m.contains("undefined column")
-        || m.contains("unconfigured table")
-        || m.contains("does not exist")
-    {
-        ErrorKind::Permanent
-    } else {
-        otherwise
-    }
-}
-
-fn db_kind(db: &DbError) -> ErrorKind {
-    match db {
-        DbError::AuthenticationError | DbError::Unauthorized => ErrorKind::Auth,
-        DbError::Unavailable { .. }
-        | DbError::Overloaded
-        | DbError::IsBootstrapping
-        | DbError::ReadTimeout { .. }
-        | DbError::WriteTimeout { .. }
-        | DbError::TruncateError
-        | DbError::RateLimitReached { .. } => ErrorKind::Transient,
-        DbError::ServerError | DbError::ReadFailure { .. } | DbError::WriteFailure { .. } => {
-            ErrorKind::Transient
+/// What to fix, by the cause of a failed connection.
+fn connect_hint(cfg: &Config, cause: Cause) -> &'static str {
+    match cause {
+        Cause::ClientCertRequired => {
+            " (the server requires a client certificate: set `sslClientCert` and `sslClientKey`)"
         }
-        _ => ErrorKind::Permanent,
+        Cause::ServerCertUntrusted => {
+            " (the server's certificate is not trusted: check `sslCaCert` and `sslVerifyHostname`)"
+        }
+        // Servers differ in the alert they send for a client certificate they do not trust
+        // (Java sends `InternalError`), so any alert after presenting one points at it.
+        Cause::HandshakeRefused if cfg.tls.ssl_client_cert.is_some() => {
+            " (the server refused the client certificate `sslClientCert`: is it signed by a CA the server trusts?)"
+        }
+        Cause::HandshakeRefused => {
+            " (the server refused the TLS handshake: check its TLS settings and `sslCaCert`)"
+        }
+        Cause::Credentials => " (check `username`/`password`)",
+        Cause::Unresolvable => " (check option `host`: the name does not resolve)",
+        _ if cfg.tls.ssl => " (TLS is on: check `sslCaCert`, `sslClientCert`, `sslVerifyHostname`)",
+        _ => "",
     }
-}
-
-/// A request error as a spark-ds error of the right kind.
-pub fn execution_error(op: &str, e: &ExecutionError) -> Error {
-    let kind = match e {
-        ExecutionError::LastAttemptError(RequestAttemptError::DbError(db, _)) => db_kind(db),
-        ExecutionError::BadQuery(_) => ErrorKind::Data,
-        ExecutionError::RequestTimeout(_)
-        | ExecutionError::ConnectionPoolError(_)
-        | ExecutionError::EmptyPlan => ErrorKind::Transient,
-        ExecutionError::LastAttemptError(_) => ErrorKind::Transient,
-        ExecutionError::PrepareError(p) => classify_text(&p.to_string(), ErrorKind::Permanent),
-        _ => classify_text(&e.to_string(), ErrorKind::Permanent),
-    };
-    Error::new(kind, SYSTEM, op, e.to_string())
-}
-
-/// A prepare error as a spark-ds error of the right kind.
-pub fn prepare_error(op: &str, statement: &str, e: &scylla::errors::PrepareError) -> Error {
-    let msg = e.to_string();
-    Error::new(
-        classify_text(&msg, ErrorKind::Permanent),
-        SYSTEM,
-        op,
-        format!("{msg} (statement: {statement})"),
-    )
 }
 
 #[cfg(test)]
@@ -484,38 +404,5 @@ mod tests {
         let c = cfg(&[("ssl", "true"), ("sslCaCert", "/nonexistent/ca.pem")]);
         let e = tls_config(&c).unwrap_err();
         assert!(e.message().contains("sslCaCert"), "{}", e.message());
-    }
-
-    #[test]
-    fn tls_refusals_name_the_option_to_fix() {
-        let alert = |a: &str| format!("Failed to read the frame header: received fatal alert: {a}");
-        let hint = |m: &str, cert| tls_refusal(m, cert).unwrap_or_default();
-        assert!(hint(&alert("CertificateRequired"), false).contains("set `sslClientCert`"));
-        assert!(hint(&alert("InternalError"), true).contains("refused the client certificate"));
-        assert!(hint(&alert("BadCertificate"), true).contains("refused the client certificate"));
-        assert!(hint(&alert("HandshakeFailure"), false).contains("refused the TLS handshake"));
-        assert!(
-            hint("invalid peer certificate: UnknownIssuer", false).contains("check `sslCaCert`")
-        );
-        assert_eq!(tls_refusal("Connection refused (os error 111)", true), None);
-    }
-
-    #[test]
-    fn classification() {
-        assert_eq!(
-            classify_text(
-                "Authentication failed: Provided username x and/or password are incorrect",
-                ErrorKind::Internal
-            ),
-            ErrorKind::Auth
-        );
-        assert_eq!(
-            classify_text("Connection refused (os error 111)", ErrorKind::Internal),
-            ErrorKind::Transient
-        );
-        assert_eq!(
-            classify_text("line 1:5 syntax error", ErrorKind::Internal),
-            ErrorKind::Permanent
-        );
     }
 }

@@ -14,16 +14,17 @@ use scylla::cluster::metadata::{ColumnKind, ColumnType, NativeType};
 use scylla::statement::batch::{Batch, BatchType};
 use scylla::statement::prepared::PreparedStatement;
 use scylla::value::{CqlValue, MaybeUnset};
-use spark_ds_core::{BatchSink, Error, Result, RetryPolicy, TaskMetrics};
+use spark_ds_core::{BatchSink, Error, ErrorKind, Result, RetryPolicy, TaskMetrics};
 use tokio::sync::Mutex;
 use tokio::task::JoinSet;
 
 use crate::SYSTEM;
+use crate::errors::{execution_error, prepare_error};
 use crate::from_arrow::ValueConverter;
-use crate::options::{Config, WriteMode, consistency, quote};
+use crate::options::{BatchGrouping, Config, SaveMode, WriteMode, consistency, quote};
 use crate::read::retry_policy;
 use crate::schema::{TableMeta, nearest_hint, table_meta};
-use crate::session::{execution_error, prepare_error, session};
+use crate::session::session;
 use crate::throttle::{Throttle, acquire};
 use crate::types::cql_type_for_arrow;
 
@@ -52,33 +53,30 @@ async fn create_keyspace_if_asked(session: &Session, cfg: &Config, ks: &str) -> 
         .map_err(|e| Error::transient(SYSTEM, "metadata", format!("cannot read the schema: {e}")))
 }
 
-/// Creates the table when asked, truncates on overwrite when confirmed, applies `saveMode`.
-/// Returns whether the tasks should write (false: `ignore` and the table has rows).
+/// Driver-side preparation of a write. Every check that needs no write runs first — the
+/// DataFrame against the table (columns, types, keys, TTL/timestamp/delete columns), or
+/// against the table it would create — so a write that cannot succeed fails before any side
+/// effect (CREATE KEYSPACE, CREATE TABLE, TRUNCATE). Then: create when asked, truncate on a
+/// confirmed overwrite, apply `saveMode`. Returns whether the tasks should write (false:
+/// `ignore` and the table has rows).
 pub async fn prepare_write(cfg: &Config, schema: &Schema, overwrite: bool) -> Result<bool> {
     let session = session(cfg).await?;
     let ks = cfg.keyspace()?;
     let table = cfg.table()?;
-    if cfg.create_table {
-        create_keyspace_if_asked(&session, cfg, ks).await?;
-    }
-    let exists = match table_meta(&session, cfg).await {
-        Ok(_) => true,
-        Err(e)
-            if cfg.create_table
-                && e.message()
-                    .starts_with(&format!("table `{ks}.{table}` does not exist")) =>
-        {
-            false
+    let meta = match table_meta(&session, cfg).await {
+        Ok(meta) => Some(meta),
+        Err(e) if e.kind() == ErrorKind::NotFound && cfg.create_table => None,
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            return Err(e.with_context(
+                "set option `createTable` to true to create it from the DataFrame, or create it first",
+            ));
         }
-        Err(e) => {
-            if e.message().starts_with("table") {
-                return Err(e.with_context("set option `createTable` to true to create it from the DataFrame, or create it first"));
-            }
-            return Err(e);
-        }
+        Err(e) => return Err(e),
     };
-    if !exists {
+    let Some(meta) = meta else {
         let cql = create_table_cql(cfg, schema)?;
+        check_write_columns_in_dataframe(cfg, schema)?;
+        create_keyspace_if_asked(&session, cfg, ks).await?;
         log::info!(target: LOG, "creating table: {cql}");
         session
             .query_unpaged(cql.as_str(), ())
@@ -88,7 +86,13 @@ pub async fn prepare_write(cfg: &Config, schema: &Schema, overwrite: bool) -> Re
         session.refresh_metadata().await.map_err(|e| {
             Error::transient(SYSTEM, "metadata", format!("cannot read the schema: {e}"))
         })?;
-    } else if overwrite {
+        // The new table is built from this DataFrame, so the write plan holds; checking it
+        // here still reports an impossible plan on the driver rather than in every task.
+        build_statement(cfg, &table_meta(&session, cfg).await?, schema)?;
+        return Ok(true);
+    };
+    build_statement(cfg, &meta, schema)?;
+    if overwrite {
         if !cfg.confirm_truncate {
             return Err(Error::config(
                 SYSTEM,
@@ -103,17 +107,44 @@ pub async fn prepare_write(cfg: &Config, schema: &Schema, overwrite: bool) -> Re
             .query_unpaged(cql.as_str(), ())
             .await
             .map_err(|e| execution_error("truncate", &e))?;
-    } else if cfg.save_mode != "append" && has_rows(&session, cfg).await? {
-        if cfg.save_mode == "ignore" {
+    } else if cfg.save_mode != SaveMode::Append && has_rows(&session, cfg).await? {
+        if cfg.save_mode == SaveMode::Ignore {
             log::info!(target: LOG, "{ks}.{table} has rows and saveMode is ignore: nothing written");
             return Ok(false);
         }
-        return Err(Error::config(
+        return Err(Error::already_exists(
             SYSTEM,
+            "save mode",
             format!("table `{ks}.{table}` already has rows and option `saveMode` is errorIfExists"),
         ));
     }
     Ok(true)
+}
+
+/// Before a table is created from the DataFrame: the columns that options name must be in it.
+fn check_write_columns_in_dataframe(cfg: &Config, schema: &Schema) -> Result<()> {
+    let named = [
+        ("ttlColumn", cfg.ttl_column.as_deref()),
+        ("writetimeColumn", cfg.writetime_column.as_deref()),
+    ];
+    let deletes = cfg
+        .delete_columns
+        .iter()
+        .map(|c| ("deleteColumns", Some(c.as_str())));
+    for (option, column) in named.into_iter().chain(deletes) {
+        if let Some(c) = column
+            && schema.index_of(c).is_err()
+        {
+            return Err(Error::config(
+                SYSTEM,
+                format!(
+                    "option `{option}`: the DataFrame has no column `{c}`{}",
+                    nearest_hint(c, schema.fields().iter().map(|f| f.name().as_str()))
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Whether the table holds at least one row (one single-row page, not a count).
@@ -606,7 +637,7 @@ impl Writer {
             return Ok(());
         }
         let per_row = (batch.get_array_memory_size() / n).max(1) as u64;
-        if self.cfg.batch_by_partition && self.cfg.batch_size_rows > 1 {
+        if self.cfg.batch_grouping == BatchGrouping::Partition && self.cfg.batch_size_rows > 1 {
             let mut groups: HashMap<String, Vec<Vec<Value>>> = HashMap::new();
             let mut order = Vec::new();
             for row in 0..n {
