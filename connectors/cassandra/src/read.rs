@@ -30,7 +30,7 @@ use crate::ring::{
     OwnedRange, TokenRange, estimate_bytes, plan_splits, ring_ranges, split_count, subdivide,
 };
 use crate::schema::{Source, TableMeta, project, table_meta};
-use crate::session::{execution_error, prepare_error, session};
+use crate::session::{evict_if_fatal, execution_error, prepare_error, session};
 use crate::throttle::{Throttle, acquire};
 use crate::to_arrow::ColumnBuilder;
 
@@ -516,13 +516,8 @@ async fn fetch_page(
     values: Arc<Vec<CqlValue>>,
     paging: PagingState,
 ) -> Result<Page> {
-    let (result, response) = spark_ds_core::retry(
-        &shared.policy,
-        None,
-        &shared.metrics,
-        SYSTEM,
-        "read page",
-        || {
+    let (result, response) =
+        spark_ds_core::retry(&shared.policy, &shared.metrics, SYSTEM, "read page", || {
             let shared = shared.clone();
             let values = values.clone();
             let paging = paging.clone();
@@ -534,9 +529,9 @@ async fn fetch_page(
                     .await
                     .map_err(|e| execution_error("read", &e))
             }
-        },
-    )
-    .await?;
+        })
+        .await
+        .inspect_err(|e| evict_if_fatal(&shared.session, e))?;
     let next = match response {
         PagingStateResponse::HasMorePages { state } => Some(state),
         PagingStateResponse::NoMorePages => None,
