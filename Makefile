@@ -32,13 +32,17 @@ test: setup lint services-up rust-test py-test
 lint: python
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	command -v cargo-machete >/dev/null || cargo install --locked cargo-machete
+	cargo machete
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	bash integration/scripts/stubtest.sh
 
+## rust-test: unit tests, then the live tests (ignored by a plain `cargo test`) against the
+## harness's services; a missing service fails them.
 rust-test:
-	cargo test --workspace
+	cargo test --workspace -- --include-ignored
 
 py-test:
 	$(VENV)/bin/pytest integration/tests $(PYTEST_ARGS)

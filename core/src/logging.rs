@@ -1,4 +1,4 @@
-//! Log naming and level parsing shared by every connector.
+//! The `logLevel` values every connector accepts, parsed in one place.
 //!
 //! Each connector logs under the target `spark_ds::<system>` so users can raise or lower one
 //! connector's verbosity (e.g. through the Python `logging` bridge) without touching others.
@@ -7,16 +7,8 @@ use log::LevelFilter;
 
 use crate::error::{Error, Result};
 
-/// The prefix of every spark-ds log target.
-pub const TARGET_PREFIX: &str = "spark_ds";
-
 /// The levels the `logLevel` option accepts.
 pub const LEVELS: &[&str] = &["off", "error", "warn", "info", "debug", "trace"];
-
-/// The log target of a system, e.g. `spark_ds::cassandra`.
-pub fn target(system: &str) -> String {
-    format!("{TARGET_PREFIX}::{system}")
-}
 
 /// Parses a `logLevel` value, case-insensitively; `warning` is accepted for `warn`.
 pub fn parse_level(value: &str) -> Result<LevelFilter> {
@@ -65,10 +57,5 @@ mod tests {
                 .contains("one of off, error, warn, info, debug, trace"),
             "{e}"
         );
-    }
-
-    #[test]
-    fn target_names_the_system() {
-        assert_eq!(target("mongodb"), "spark_ds::mongodb");
     }
 }

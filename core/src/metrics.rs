@@ -1,7 +1,7 @@
 //! Per-task counters and the one-line summary each task logs when it ends.
 //!
-//! A task shares one [`TaskMetrics`] (behind an `Arc`) between its reader, the retry helper
-//! and the circuit breaker; atomics keep that free of locks on the data path.
+//! A task shares one [`TaskMetrics`] (behind an `Arc`) between its reader and the retry
+//! helper; atomics keep that free of locks on the data path.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -13,7 +13,6 @@ pub struct TaskMetrics {
     bytes: AtomicU64,
     requests: AtomicU64,
     retries: AtomicU64,
-    breaker_trips: AtomicU64,
     errors: AtomicU64,
     started: Instant,
     request_noun: &'static str,
@@ -26,7 +25,6 @@ pub struct MetricsSnapshot {
     pub bytes: u64,
     pub requests: u64,
     pub retries: u64,
-    pub breaker_trips: u64,
     pub errors: u64,
     pub elapsed: Duration,
 }
@@ -44,7 +42,6 @@ impl TaskMetrics {
             bytes: AtomicU64::new(0),
             requests: AtomicU64::new(0),
             retries: AtomicU64::new(0),
-            breaker_trips: AtomicU64::new(0),
             errors: AtomicU64::new(0),
             started: Instant::now(),
             request_noun: noun,
@@ -67,10 +64,6 @@ impl TaskMetrics {
         self.retries.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub fn add_breaker_trip(&self) {
-        self.breaker_trips.fetch_add(1, Ordering::Relaxed);
-    }
-
     pub fn add_error(&self) {
         self.errors.fetch_add(1, Ordering::Relaxed);
     }
@@ -83,10 +76,6 @@ impl TaskMetrics {
         self.retries.load(Ordering::Relaxed)
     }
 
-    pub fn breaker_trips(&self) -> u64 {
-        self.breaker_trips.load(Ordering::Relaxed)
-    }
-
     pub fn errors(&self) -> u64 {
         self.errors.load(Ordering::Relaxed)
     }
@@ -97,14 +86,13 @@ impl TaskMetrics {
             bytes: self.bytes.load(Ordering::Relaxed),
             requests: self.requests.load(Ordering::Relaxed),
             retries: self.retries(),
-            breaker_trips: self.breaker_trips(),
             errors: self.errors(),
             elapsed: self.started.elapsed(),
         }
     }
 
-    /// E.g. `cassandra read partition 3: 125000 rows, 12.4 MB, 25 pages, 2 retries,
-    /// 0 breaker trips in 3.21 s (38.9k rows/s)`; callers log it with `log::info!`.
+    /// E.g. `cassandra read partition 3: 125000 rows, 12.4 MB, 25 pages, 2 retries
+    /// in 3.21 s (38.9k rows/s)`; callers log it with `log::info!`.
     pub fn summary_line(&self, system: &str, task: &str) -> String {
         self.snapshot()
             .summary_line(system, task, self.request_noun)
@@ -131,13 +119,12 @@ impl MetricsSnapshot {
             n => format!(", {n} errors"),
         };
         format!(
-            "{system} {task}: {} rows, {}, {} {request_noun}, {} retries, {} breaker trips{errors} \
+            "{system} {task}: {} rows, {}, {} {request_noun}, {} retries{errors} \
              in {secs:.2} s ({} rows/s)",
             self.rows,
             human_bytes(self.bytes),
             self.requests,
             self.retries,
-            self.breaker_trips,
             human_count(rate),
         )
     }
@@ -183,14 +170,13 @@ mod tests {
             bytes: 12_400_000,
             requests: 25,
             retries: 2,
-            breaker_trips: 0,
             errors: 0,
             elapsed: Duration::from_millis(3210),
         };
         assert_eq!(
             s.summary_line("cassandra", "read partition 3", "pages"),
-            "cassandra read partition 3: 125000 rows, 12.4 MB, 25 pages, 2 retries, \
-             0 breaker trips in 3.21 s (38.9k rows/s)"
+            "cassandra read partition 3: 125000 rows, 12.4 MB, 25 pages, 2 retries \
+             in 3.21 s (38.9k rows/s)"
         );
         let failed = MetricsSnapshot {
             errors: 1,
@@ -201,7 +187,7 @@ mod tests {
         assert!(
             failed
                 .summary_line("x", "t", "pages")
-                .contains("999 B, 25 pages, 2 retries, 0 breaker trips, 1 errors in")
+                .contains("999 B, 25 pages, 2 retries, 1 errors in")
         );
     }
 
@@ -223,12 +209,11 @@ mod tests {
         for h in handles {
             h.join().unwrap();
         }
-        m.add_breaker_trip();
         m.add_error();
         let s = m.snapshot();
         assert_eq!(
-            (s.rows, s.requests, s.retries, s.breaker_trips, s.errors),
-            (8000, 4000, 4, 1, 1)
+            (s.rows, s.requests, s.retries, s.errors),
+            (8000, 4000, 4, 1)
         );
         assert!(m.summary_line("mqtt", "read").contains("4000 pages"));
     }

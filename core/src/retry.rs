@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use rand::Rng;
 
-use crate::breaker::CircuitBreaker;
 use crate::error::{Error, ErrorKind, Result};
 use crate::metrics::TaskMetrics;
 
@@ -89,13 +88,10 @@ impl RetryPolicy {
 
 /// Runs `call` until it succeeds, fails with a non-retryable error, or the policy gives up.
 ///
-/// With a breaker, each attempt asks it first (an open breaker fails the call at once, not
-/// retried: failing fast is its point) and reports the outcome to it. Retries and breaker
-/// trips are counted in `metrics`, as is the final error. When the policy gives up, the last
+/// Retries are counted in `metrics`, as is the final error. When the policy gives up, the last
 /// error is returned, its kind kept, with "gave up after N attempts in X s" in front.
 pub async fn retry<T, F, Fut>(
     policy: &RetryPolicy,
-    breaker: Option<&CircuitBreaker>,
     metrics: &TaskMetrics,
     system: &'static str,
     operation: &str,
@@ -109,26 +105,10 @@ where
     let mut attempts: u32 = 0;
     loop {
         attempts += 1;
-        if let Some(breaker) = breaker {
-            if let Err(open) = breaker.check(system, operation) {
-                metrics.add_error();
-                return Err(open);
-            }
-        }
         let error = match call().await {
-            Ok(value) => {
-                if let Some(breaker) = breaker {
-                    breaker.record_success();
-                }
-                return Ok(value);
-            }
+            Ok(value) => return Ok(value),
             Err(error) => error,
         };
-        if let Some(breaker) = breaker {
-            if breaker.record_failure(&error) {
-                metrics.add_breaker_trip();
-            }
-        }
         if !error.is_retryable() {
             metrics.add_error();
             return Err(error);
@@ -176,7 +156,6 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::breaker::BreakerConfig;
     use rand::SeedableRng;
     use rand::rngs::StdRng;
     use std::cell::Cell;
@@ -244,7 +223,7 @@ mod tests {
     async fn succeeds_after_transient_failures_and_counts_retries() {
         let m = TaskMetrics::new();
         let calls = Cell::new(0);
-        let out = retry(&policy(), None, &m, "t", "op", || {
+        let out = retry(&policy(), &m, "t", "op", || {
             calls.set(calls.get() + 1);
             let n = calls.get();
             async move {
@@ -265,7 +244,7 @@ mod tests {
     async fn gives_up_after_max_attempts_keeping_the_kind() {
         let m = TaskMetrics::new();
         let calls = Cell::new(0);
-        let e = retry(&policy(), None, &m, "t", "op", || {
+        let e = retry(&policy(), &m, "t", "op", || {
             calls.set(calls.get() + 1);
             async { Err::<(), _>(failing(ErrorKind::Transient)) }
         })
@@ -292,7 +271,7 @@ mod tests {
             let m = TaskMetrics::new();
             let calls = Cell::new(0);
             let started = tokio::time::Instant::now();
-            let e = retry(&policy(), None, &m, "t", "op", || {
+            let e = retry(&policy(), &m, "t", "op", || {
                 calls.set(calls.get() + 1);
                 async move { Err::<(), _>(failing(kind)) }
             })
@@ -315,7 +294,7 @@ mod tests {
         };
         let m = TaskMetrics::new();
         let started = tokio::time::Instant::now();
-        let e = retry(&p, None, &m, "t", "op", || async {
+        let e = retry(&p, &m, "t", "op", || async {
             tokio::time::sleep(Duration::from_secs(2)).await;
             Err::<(), _>(failing(ErrorKind::Transient))
         })
@@ -335,7 +314,7 @@ mod tests {
         let m = TaskMetrics::new();
         let calls = Cell::new(0);
         let started = tokio::time::Instant::now();
-        retry(&policy(), None, &m, "t", "op", || {
+        retry(&policy(), &m, "t", "op", || {
             calls.set(calls.get() + 1);
             let first = calls.get() == 1;
             async move {
@@ -355,7 +334,7 @@ mod tests {
         .unwrap();
         assert!(started.elapsed() >= Duration::from_secs(7));
 
-        let e = retry(&policy(), None, &m, "t", "op", || async {
+        let e = retry(&policy(), &m, "t", "op", || async {
             Err::<(), _>(Error::rate_limited(
                 "t",
                 "op",
@@ -368,35 +347,5 @@ mod tests {
         assert!(matches!(e.kind(), ErrorKind::RateLimited { .. }));
         assert!(e.message().contains("gave up after 1 attempts"), "{e}");
         assert!(e.message().contains("asked to wait 120.0 s"), "{e}");
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn open_breaker_fails_fast_and_trips_are_counted() {
-        let b = CircuitBreaker::new(
-            "retry-test",
-            BreakerConfig {
-                failure_threshold: 2,
-                cool_down: Duration::from_secs(600),
-            },
-        );
-        let m = TaskMetrics::new();
-        let calls = Cell::new(0);
-        let e = retry(&policy(), Some(&b), &m, "t", "op", || {
-            calls.set(calls.get() + 1);
-            async { Err::<(), _>(failing(ErrorKind::Transient)) }
-        })
-        .await
-        .unwrap_err();
-        assert_eq!(
-            calls.get(),
-            2,
-            "the third attempt is refused by the open breaker"
-        );
-        assert!(
-            e.message()
-                .contains("circuit breaker for retry-test is open"),
-            "{e}"
-        );
-        assert_eq!(m.breaker_trips(), 1);
     }
 }

@@ -128,7 +128,7 @@ def test_mutual_tls_with_the_harness_certificates(env, keyspace) -> None:
         sslClientCert=tls["client_cert"],
         sslClientKey=tls["client_key"],
     )
-    _ddl, schema, partition_key, _clustering = describe(options)
+    schema, partition_key, _clustering = describe(options)
     assert partition_key == ["id"]
     assert schema.names == ["id", "age", "name"]
 

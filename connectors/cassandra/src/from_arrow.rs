@@ -13,15 +13,12 @@ use arrow_array::{Array, ArrayRef, GenericListArray, OffsetSizeTrait};
 use arrow_schema::{DataType, IntervalUnit, TimeUnit};
 use scylla::cluster::metadata::{CollectionType, ColumnType, NativeType};
 use scylla::value::{
-    Counter, CqlDate, CqlDecimal, CqlDuration, CqlTime, CqlTimestamp, CqlTimeuuid, CqlValue,
-    CqlVarint,
+    Counter, CqlDecimal, CqlDuration, CqlTime, CqlTimestamp, CqlTimeuuid, CqlValue, CqlVarint,
 };
 use spark_ds_core::{Error, Result};
 
 use crate::SYSTEM;
-use crate::types::cql_name;
-
-const CQL_DATE_EPOCH: i64 = 1 << 31;
+use crate::types::{cql_date, cql_name, i128_to_be_bytes, parse_decimal};
 
 /// Converts one value of an Arrow column for a CQL column.
 pub struct ValueConverter<'a> {
@@ -194,49 +191,6 @@ fn list_value<O: OffsetSizeTrait>(a: &GenericListArray<O>, row: usize) -> ArrayR
     a.value(row)
 }
 
-/// Minimal big-endian two's complement bytes of an i128.
-pub fn i128_to_be_bytes(n: i128) -> Vec<u8> {
-    let bytes = n.to_be_bytes();
-    let fill = if n < 0 { 0xff } else { 0x00 };
-    let mut start = 0;
-    while start < 15 && bytes[start] == fill && (bytes[start + 1] & 0x80 != 0) == (n < 0) {
-        start += 1;
-    }
-    bytes[start..].to_vec()
-}
-
-/// Parses a decimal string into (unscaled, scale).
-pub fn parse_decimal(s: &str) -> Option<(i128, i32)> {
-    let s = s.trim();
-    let (mantissa, exponent) = match s.find(['e', 'E']) {
-        Some(i) => (&s[..i], s[i + 1..].parse::<i32>().ok()?),
-        None => (s, 0),
-    };
-    let (negative, digits) = match mantissa.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, mantissa.strip_prefix('+').unwrap_or(mantissa)),
-    };
-    let (int_part, frac_part) = digits.split_once('.').unwrap_or((digits, ""));
-    if int_part.is_empty() && frac_part.is_empty() {
-        return None;
-    }
-    if !int_part
-        .chars()
-        .chain(frac_part.chars())
-        .all(|c| c.is_ascii_digit())
-    {
-        return None;
-    }
-    let mut unscaled: i128 = 0;
-    for c in int_part.chars().chain(frac_part.chars()) {
-        unscaled = unscaled
-            .checked_mul(10)?
-            .checked_add(i128::from(c as u8 - b'0'))?;
-    }
-    let scale = i32::try_from(frac_part.len()).ok()?.checked_sub(exponent)?;
-    Some((if negative { -unscaled } else { unscaled }, scale))
-}
-
 fn convert(
     c: &ValueConverter<'_>,
     cql: &ColumnType<'static>,
@@ -280,34 +234,38 @@ fn convert(
                 }
             }
             NativeType::Varint => {
-                let v = match int_at(array, row) {
-                    Some(v) => v,
+                let bytes = match int_at(array, row) {
+                    Some(v) => i128_to_be_bytes(v),
                     None => {
                         let s = str_at(array, row).ok_or_else(mismatch)?;
                         match parse_decimal(s) {
-                            Some((u, 0)) => u,
+                            Some((u, 0)) => u.to_signed_bytes_be(),
                             _ => return Err(c.err(array, format!("{s:?} is not a whole number"))),
                         }
                     }
                 };
-                CqlValue::Varint(CqlVarint::from_signed_bytes_be(i128_to_be_bytes(v)))
+                CqlValue::Varint(CqlVarint::from_signed_bytes_be(bytes))
             }
             NativeType::Decimal => {
                 let (unscaled, scale) = match array.data_type() {
                     DataType::Decimal128(_, s) => (
-                        array.as_primitive::<Decimal128Type>().value(row),
+                        i128_to_be_bytes(array.as_primitive::<Decimal128Type>().value(row)),
                         i32::from(*s),
                     ),
                     DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
                         let s = str_at(array, row).ok_or_else(mismatch)?;
-                        parse_decimal(s)
-                            .ok_or_else(|| c.err(array, format!("{s:?} is not a decimal number")))?
+                        let (u, scale) = parse_decimal(s).ok_or_else(|| {
+                            c.err(array, format!("{s:?} is not a decimal number"))
+                        })?;
+                        (u.to_signed_bytes_be(), scale)
                     }
-                    _ => (int_at(array, row).ok_or_else(mismatch)?, 0),
+                    _ => (
+                        i128_to_be_bytes(int_at(array, row).ok_or_else(mismatch)?),
+                        0,
+                    ),
                 };
                 CqlValue::Decimal(CqlDecimal::from_signed_be_bytes_and_exponent(
-                    i128_to_be_bytes(unscaled),
-                    scale,
+                    unscaled, scale,
                 ))
             }
             NativeType::Float | NativeType::Double => {
@@ -341,7 +299,9 @@ fn convert(
                         )
                     }
                 };
-                CqlValue::Date(CqlDate((days + CQL_DATE_EPOCH) as u32))
+                CqlValue::Date(
+                    cql_date(days).ok_or_else(|| c.err(array, "date out of CQL's range"))?,
+                )
             }
             NativeType::Timestamp => {
                 let ms = match array.data_type() {
@@ -592,6 +552,7 @@ mod tests {
         Decimal128Array, Int64Array, StringArray, StructArray, TimestampMicrosecondArray,
     };
     use arrow_schema::Field;
+    use num_bigint::BigInt;
     use scylla::cluster::metadata::UserDefinedType;
 
     fn native(n: NativeType) -> ColumnType<'static> {
@@ -643,13 +604,17 @@ mod tests {
             10i128.pow(37),
         ] {
             assert_eq!(
-                crate::to_arrow::be_bytes_to_i128(&i128_to_be_bytes(n)),
+                crate::types::be_bytes_to_i128(&i128_to_be_bytes(n)),
                 Some(n)
             );
         }
-        assert_eq!(parse_decimal("-12.340"), Some((-12340, 3)));
-        assert_eq!(parse_decimal("1e3"), Some((1, -3)));
+        assert_eq!(parse_decimal("-12.340"), Some((BigInt::from(-12340), 3)));
+        assert_eq!(parse_decimal("1e3"), Some((BigInt::from(1), -3)));
         assert_eq!(parse_decimal("x"), None);
+        // Beyond i128: exact, not rounded or refused.
+        let big = "123456789012345678901234567890123456789012.5";
+        let (u, s) = parse_decimal(big).unwrap();
+        assert_eq!((u.to_string(), s), (big.replace('.', ""), 1));
     }
 
     #[test]

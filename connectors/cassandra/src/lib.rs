@@ -50,15 +50,7 @@ where
     Fut: Future<Output = Result<T>>,
 {
     let metrics = TaskMetrics::new();
-    spark_ds_core::retry(
-        &read::retry_policy(cfg),
-        None,
-        &metrics,
-        SYSTEM,
-        operation,
-        step,
-    )
-    .await
+    spark_ds_core::retry(&read::retry_policy(cfg), &metrics, SYSTEM, operation, step).await
 }
 
 /// The table's Spark-compatible schema (with requested writetime/ttl columns) and keys.

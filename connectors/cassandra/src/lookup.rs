@@ -13,7 +13,7 @@ use crate::errors::{execution_error, prepare_error};
 use crate::from_arrow::ValueConverter;
 use crate::options::{Config, consistency, quote};
 use crate::schema::{project, table_meta};
-use crate::session::session;
+use crate::session::{evict_if_fatal, session};
 use crate::to_arrow::ColumnBuilder;
 
 /// What a lookup did.
@@ -117,7 +117,8 @@ pub async fn lookup_with_stats(
                 let (res, next) = session
                     .execute_single_page(&prepared, values.as_slice(), paging)
                     .await
-                    .map_err(|e| execution_error("lookup", &e))?;
+                    .map_err(|e| execution_error("lookup", &e))
+                    .inspect_err(|e| evict_if_fatal(&session, e))?;
                 let res = res
                     .into_rows_result()
                     .map_err(|e| Error::permanent(SYSTEM, "lookup", e.to_string()))?;

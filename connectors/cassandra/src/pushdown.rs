@@ -14,16 +14,16 @@
 //! on whole milliseconds.
 
 use scylla::cluster::metadata::{ColumnKind, ColumnType, NativeType};
-use scylla::value::{CqlDate, CqlTime, CqlTimestamp, CqlTimeuuid, CqlValue, CqlVarint};
+use scylla::value::{CqlTime, CqlTimestamp, CqlTimeuuid, CqlValue, CqlVarint};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use spark_ds_core::{Error, Result};
 
 use crate::SYSTEM;
-use crate::from_arrow::{i128_to_be_bytes, parse_decimal};
 use crate::options::quote;
 use crate::schema::TableMeta;
 use crate::to_arrow::rescale_exact;
+use crate::types::{cql_date, i128_to_be_bytes, parse_decimal};
 
 /// Most partition keys one query plan may enumerate (cartesian product of IN lists).
 pub const MAX_KEYS: usize = 10_000;
@@ -206,7 +206,7 @@ pub fn json_to_cql(v: &Value, t: &ColumnType<'_>) -> Option<CqlValue> {
                 Some(n) => i128::from(n),
                 None => {
                     let (u, s) = parse_decimal(tagged(v, "$dec")?.as_str()?)?;
-                    rescale_exact(u, s, 38, 0)?
+                    rescale_exact(i128::try_from(&u).ok()?, s, 38, 0)?
                 }
             };
             CqlValue::Varint(CqlVarint::from_signed_bytes_be(i128_to_be_bytes(n)))
@@ -233,7 +233,7 @@ pub fn json_to_cql(v: &Value, t: &ColumnType<'_>) -> Option<CqlValue> {
         }
         NativeType::Date => {
             let days = tagged(v, "$date")?.as_i64()?;
-            CqlValue::Date(CqlDate(u32::try_from(days + (1 << 31)).ok()?))
+            CqlValue::Date(cql_date(days)?)
         }
         NativeType::Timestamp => {
             if let Some(ms) = tagged(v, "$ms") {
@@ -475,6 +475,7 @@ pub fn parse_filters(json: &str) -> Result<Vec<Filter>> {
 mod tests {
     use super::*;
     use crate::schema::tests::sample_meta;
+    use scylla::value::CqlDate;
 
     fn f(op: &str, column: &str, value: Value) -> Filter {
         Filter {

@@ -31,7 +31,7 @@ use crate::ring::{
     OwnedRange, TokenRange, estimate_bytes, plan_splits, ring_ranges, split_count, subdivide,
 };
 use crate::schema::{Source, TableMeta, project, table_meta};
-use crate::session::session;
+use crate::session::{evict_if_fatal, session};
 use crate::throttle::{Throttle, acquire};
 use crate::to_arrow::ColumnBuilder;
 
@@ -519,13 +519,8 @@ async fn fetch_page(
     values: Arc<Vec<CqlValue>>,
     paging: PagingState,
 ) -> Result<Page> {
-    let (result, response) = spark_ds_core::retry(
-        &shared.policy,
-        None,
-        &shared.metrics,
-        SYSTEM,
-        "read page",
-        || {
+    let (result, response) =
+        spark_ds_core::retry(&shared.policy, &shared.metrics, SYSTEM, "read page", || {
             let shared = shared.clone();
             let values = values.clone();
             let paging = paging.clone();
@@ -537,9 +532,9 @@ async fn fetch_page(
                     .await
                     .map_err(|e| execution_error("read", &e))
             }
-        },
-    )
-    .await?;
+        })
+        .await
+        .inspect_err(|e| evict_if_fatal(&shared.session, e))?;
     let next = match response {
         PagingStateResponse::HasMorePages { state } => Some(state),
         PagingStateResponse::NoMorePages => None,

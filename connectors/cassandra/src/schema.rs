@@ -9,7 +9,7 @@ use spark_ds_core::{Error, Result};
 
 use crate::SYSTEM;
 use crate::options::{Config, quote};
-use crate::types::{arrow_type, spark_ddl};
+use crate::types::arrow_type;
 
 /// One column of a table.
 #[derive(Clone, Debug)]
@@ -290,11 +290,11 @@ pub fn project(
     Ok((Arc::new(Schema::new(fields)), sources))
 }
 
-/// What `describe` returns.
+/// What `describe` returns. Spark's schema is converted from `schema` by PySpark
+/// (`from_arrow_schema`), so there is one type mapping, Cassandra's to Arrow's.
 #[derive(Clone, Debug)]
 pub struct TableDescription {
     pub schema: SchemaRef,
-    pub spark_ddl: String,
     pub partition_key: Vec<String>,
     pub clustering_key: Vec<String>,
 }
@@ -305,7 +305,6 @@ pub fn description(meta: &TableMeta, cfg: &Config) -> Result<TableDescription> {
         .map(|(f, _)| f)
         .collect();
     Ok(TableDescription {
-        spark_ddl: spark_ddl(&fields),
         schema: Arc::new(Schema::new(fields)),
         partition_key: meta.partition_key.clone(),
         clustering_key: meta.clustering_key.clone(),
@@ -356,7 +355,7 @@ pub(crate) mod tests {
         let m = sample_meta();
         let d = description(&m, &cfg(&[("writetimeColumns", "n"), ("ttlColumns", "v")])).unwrap();
         assert_eq!(
-            d.spark_ddl,
+            crate::types::spelling::spark_ddl(d.schema.fields()),
             "k1 INT, k2 STRING, c1 TIMESTAMP, c2 STRING, n INT, u STRING, v DOUBLE, n_writetime BIGINT, v_ttl INT"
         );
         let e = description(&m, &cfg(&[("writetimeColumns", "k1")])).unwrap_err();

@@ -1,21 +1,21 @@
-//! Sessions: one per process and connection identity, TLS with rustls/aws-lc, credentials,
-//! and the mapping of driver errors to spark-ds error kinds.
+//! Sessions: one per process and connection identity (core's client cache), TLS through
+//! core's rustls configuration, credentials, and the mapping of driver errors to spark-ds
+//! error kinds.
 
-use std::collections::HashMap;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
-use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 use scylla::client::execution_profile::ExecutionProfile;
 use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
 use scylla::policies::load_balancing::DefaultPolicy;
 use spark_ds_core::auth::{EnvCredentials, ExplicitCredentials, FileCredentials};
-use spark_ds_core::{AuthChain, Credentials, Error, Resolved, Result, Secret};
+use spark_ds_core::redact;
+use spark_ds_core::tls;
+use spark_ds_core::{
+    AuthChain, ClientCache, Credentials, Error, ErrorKind, Resolved, Result, Secret,
+};
 
 use crate::SYSTEM;
 use crate::errors::{self, Cause};
@@ -25,16 +25,17 @@ use crate::options::{Config, consistency};
 pub const USERNAME_ENV: &str = "SPARK_DS_CASSANDRA_USERNAME";
 pub const PASSWORD_ENV: &str = "SPARK_DS_CASSANDRA_PASSWORD";
 
-type Cache = Mutex<HashMap<String, Arc<Session>>>;
-
-fn cache() -> &'static Cache {
-    static CACHE: std::sync::OnceLock<Cache> = std::sync::OnceLock::new();
-    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
-}
+/// Sessions of this process; the cache adds the pid to the key.
+static SESSIONS: ClientCache<Session> = ClientCache::new();
 
 /// Username and password through the core auth chain: options, then the environment,
 /// then the secrets file. `None` (anonymous) when no source has any.
 pub async fn credentials(cfg: &Config) -> Result<Option<(String, Secret)>> {
+    // Names users read in every message stay readable even when the password equals one.
+    redact::register_public(SYSTEM);
+    for name in [&cfg.keyspace, &cfg.table].into_iter().flatten() {
+        redact::register_public(name);
+    }
     let chain = AuthChain::new(SYSTEM)
         .with(ExplicitCredentials::username_password(
             cfg.credentials.username.clone(),
@@ -63,16 +64,15 @@ pub async fn credentials(cfg: &Config) -> Result<Option<(String, Secret)>> {
     }
 }
 
-/// The cache key: everything that makes a different connection, the pid first (sessions
-/// belong to the per-process runtime), the password only as a hash.
+/// The cache key: everything that makes a different connection, the password only as a
+/// hash (the cache adds the pid: sessions belong to the per-process runtime).
 fn identity(cfg: &Config, creds: &Option<(String, Secret)>) -> String {
     let mut h = DefaultHasher::new();
     if let Some((_, p)) = creds {
         p.expose().hash(&mut h);
     }
     format!(
-        "{}|{:?}|{:?}|{}|{:?}|{:?}|{}|{:?}|{:?}|{:?}|{}|{}|{}|{:x}",
-        std::process::id(),
+        "{:?}|{:?}|{}|{:?}|{:?}|{}|{:?}|{:?}|{:?}|{}|{}|{}|{:x}",
         cfg.keyspace,
         cfg.endpoint.hosts,
         cfg.endpoint.port,
@@ -89,16 +89,25 @@ fn identity(cfg: &Config, creds: &Option<(String, Secret)>) -> String {
     )
 }
 
-/// The session for this configuration, connected on first use.
+/// The session for this configuration, connected on first use and shared by the tasks of
+/// this process.
 pub async fn session(cfg: &Config) -> Result<Arc<Session>> {
     let creds = credentials(cfg).await?;
     let key = identity(cfg, &creds);
-    if let Some(s) = cache().lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
-        return Ok(s.clone());
+    // A session is never judged dead by its connections: the driver reconnects its pools
+    // itself, and through a short outage the retried requests of a kept session succeed
+    // where a fresh connect would fail the same way. Only fatal errors evict it (below).
+    SESSIONS
+        .get_or_create(&key, |_| true, || connect(cfg, creds))
+        .await
+}
+
+/// Drops `session` from the cache after an error it cannot recover from (the server
+/// refused its credentials), so the next task connects afresh.
+pub fn evict_if_fatal(session: &Arc<Session>, error: &Error) {
+    if error.kind() == ErrorKind::Auth && SESSIONS.evict(session) {
+        log::info!(target: "spark_ds::cassandra", "session dropped after: {}", error.message());
     }
-    let s = Arc::new(connect(cfg, creds).await?);
-    let mut map = cache().lock().unwrap_or_else(|p| p.into_inner());
-    Ok(map.entry(key).or_insert(s).clone())
 }
 
 fn contact_points(cfg: &Config) -> Vec<String> {
@@ -187,137 +196,9 @@ async fn connect(cfg: &Config, creds: Option<(String, Secret)>) -> Result<Sessio
     }
 }
 
-fn read_pem_certs(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>> {
-    let file = std::fs::File::open(path).map_err(|e| {
-        Error::config(
-            SYSTEM,
-            format!("option `{what}`: cannot open {}: {e}", path.display()),
-        )
-    })?;
-    let certs = rustls_pemfile::certs(&mut std::io::BufReader::new(file))
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| {
-            Error::config(
-                SYSTEM,
-                format!("option `{what}`: bad PEM in {}: {e}", path.display()),
-            )
-        })?;
-    if certs.is_empty() {
-        return Err(Error::config(
-            SYSTEM,
-            format!("option `{what}`: no certificate in {}", path.display()),
-        ));
-    }
-    Ok(certs)
-}
-
-/// The rustls client configuration (aws-lc provider, installed explicitly).
+/// The rustls client configuration (core's: aws-lc provider, installed explicitly).
 pub fn tls_config(cfg: &Config) -> Result<Arc<rustls::ClientConfig>> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    // Make aws-lc the process default too, so no other rustls user picks another provider.
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let mut roots = RootCertStore::empty();
-    match &cfg.tls.ssl_ca_cert {
-        Some(path) => {
-            for cert in read_pem_certs(path, "sslCaCert")? {
-                roots.add(cert).map_err(|e| {
-                    Error::config(
-                        SYSTEM,
-                        format!("option `sslCaCert`: unusable CA certificate: {e}"),
-                    )
-                })?;
-            }
-        }
-        None => {
-            let found = rustls_native_certs::load_native_certs();
-            for cert in found.certs {
-                let _ = roots.add(cert);
-            }
-        }
-    }
-    let roots = Arc::new(roots);
-    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Error::internal(SYSTEM, "tls", e.to_string()))?;
-    let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(roots, provider)
-        .build()
-        .map_err(|e| Error::config(SYSTEM, format!("TLS verifier: {e}")))?;
-    let builder = if cfg.tls.ssl_verify_hostname {
-        builder.with_webpki_verifier(verifier)
-    } else {
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NoHostnameVerifier(verifier)))
-    };
-    let config = match (&cfg.tls.ssl_client_cert, &cfg.tls.ssl_client_key) {
-        (Some(cert), Some(key)) => {
-            let chain = read_pem_certs(cert, "sslClientCert")?;
-            let file = std::fs::File::open(key).map_err(|e| {
-                Error::config(
-                    SYSTEM,
-                    format!("option `sslClientKey`: cannot open {}: {e}", key.display()),
-                )
-            })?;
-            let key = rustls_pemfile::private_key(&mut std::io::BufReader::new(file))
-                .map_err(|e| Error::config(SYSTEM, format!("option `sslClientKey`: bad PEM: {e}")))?
-                .ok_or_else(|| {
-                    Error::config(SYSTEM, "option `sslClientKey`: no private key in the file")
-                })?;
-            builder
-                .with_client_auth_cert(chain, key)
-                .map_err(|e| Error::config(SYSTEM, format!("client certificate/key: {e}")))?
-        }
-        _ => builder.with_no_client_auth(),
-    };
-    Ok(Arc::new(config))
-}
-
-/// Full chain verification, but a certificate naming another host is accepted.
-#[derive(Debug)]
-struct NoHostnameVerifier(Arc<rustls::client::WebPkiServerVerifier>);
-
-impl ServerCertVerifier for NoHostnameVerifier {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
-        match self
-            .0
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-        {
-            Err(rustls::Error::InvalidCertificate(
-                rustls::CertificateError::NotValidForName
-                | rustls::CertificateError::NotValidForNameContext { .. },
-            )) => Ok(ServerCertVerified::assertion()),
-            other => other,
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
-    }
+    tls::client_config(SYSTEM, &cfg.tls.files())
 }
 
 /// What to fix, by the cause of a failed connection.
@@ -376,7 +257,7 @@ mod tests {
         let ib = identity(&b, &creds(&b).unwrap());
         assert_ne!(ia, ib);
         assert!(!ia.contains("first-password"));
-        assert!(ia.starts_with(&std::process::id().to_string()));
+        // The pid is added by the cache: core's `clients` tests prove it is in the key.
     }
 
     #[test]

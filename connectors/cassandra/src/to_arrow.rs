@@ -21,9 +21,7 @@ use scylla::value::{CqlDecimal, CqlTimestamp, CqlValue, CqlVarint};
 use spark_ds_core::{Error, Result};
 
 use crate::SYSTEM;
-
-/// Days between 0000-… CQL's date origin (2^31 days before the epoch) and the epoch.
-const CQL_DATE_EPOCH: i64 = 1 << 31;
+use crate::types::{be_bytes_to_i128, days_since_epoch};
 
 /// Builds one Arrow column from CQL values.
 pub enum ColumnBuilder {
@@ -267,7 +265,7 @@ impl ColumnBuilder {
                 _ => return Err(mismatch(column, &DataType::Binary, v)),
             },
             ColumnBuilder::Date32(b) => match v {
-                CqlValue::Date(d) => b.append_value((i64::from(d.0) - CQL_DATE_EPOCH) as i32),
+                CqlValue::Date(d) => b.append_value(days_since_epoch(*d) as i32),
                 _ => return Err(mismatch(column, &DataType::Date32, v)),
             },
             ColumnBuilder::Timestamp(b, _) => match v {
@@ -501,27 +499,6 @@ fn push_offset(offsets: &mut Vec<i32>, n: usize, column: &str) -> Result<()> {
         })?;
     offsets.push(next);
     Ok(())
-}
-
-/// Big-endian two's complement bytes → i128, if they fit.
-pub fn be_bytes_to_i128(bytes: &[u8]) -> Option<i128> {
-    if bytes.is_empty() {
-        return Some(0);
-    }
-    let negative = bytes[0] & 0x80 != 0;
-    let fill = if negative { 0xff } else { 0x00 };
-    // Strip redundant sign-extension bytes.
-    let mut start = 0;
-    while bytes.len() - start > 16 && bytes[start] == fill {
-        start += 1;
-    }
-    let bytes = &bytes[start..];
-    if bytes.len() > 16 || (bytes[0] & 0x80 != 0) != negative {
-        return None;
-    }
-    let mut buf = [fill; 16];
-    buf[16 - bytes.len()..].copy_from_slice(bytes);
-    Some(i128::from_be_bytes(buf))
 }
 
 /// `unscaled × 10^-scale` rescaled exactly to `target_scale`, within `precision` digits.

@@ -1,16 +1,56 @@
-//! CQL types ↔ Spark-compatible Arrow types, Spark DDL and CQL type names.
+//! CQL types ↔ Spark-compatible Arrow types and CQL type names, and the CQL encodings
+//! (dates, varints, decimals) that reading, writing and pushdown share.
 //!
 //! The Arrow layout mirrors what pyspark's `to_arrow_type` produces, because Spark checks the
 //! first batch's schema for strict equality: list items are named `element`, maps are
 //! `entries` structs of a non-null `key` and a nullable `value`, everything else nullable.
 
+use std::str::FromStr;
 use std::sync::Arc;
 
 use arrow_schema::{DataType, Field, FieldRef, Fields, TimeUnit};
+use bigdecimal::BigDecimal;
+use num_bigint::BigInt;
 use scylla::cluster::metadata::{CollectionType, ColumnType, NativeType};
+use scylla::value::CqlDate;
 use spark_ds_core::{Error, Result};
 
 use crate::SYSTEM;
+
+/// CQL `date` counts days from 2^31 days before the Unix epoch (the epoch sits in the
+/// middle of the unsigned range).
+pub const CQL_DATE_EPOCH: i64 = 1 << 31;
+
+/// The CQL date of `days` since the Unix epoch; `None` outside CQL's range.
+pub fn cql_date(days: i64) -> Option<CqlDate> {
+    u32::try_from(days.checked_add(CQL_DATE_EPOCH)?)
+        .ok()
+        .map(CqlDate)
+}
+
+/// Days since the Unix epoch of a CQL date.
+pub fn days_since_epoch(date: CqlDate) -> i64 {
+    i64::from(date.0) - CQL_DATE_EPOCH
+}
+
+/// Minimal big-endian two's complement bytes, the encoding of CQL `varint` and of the
+/// unscaled value of CQL `decimal`.
+pub fn i128_to_be_bytes(n: i128) -> Vec<u8> {
+    BigInt::from(n).to_signed_bytes_be()
+}
+
+/// Big-endian two's complement bytes → i128, if they fit.
+pub fn be_bytes_to_i128(bytes: &[u8]) -> Option<i128> {
+    i128::try_from(&BigInt::from_signed_bytes_be(bytes)).ok()
+}
+
+/// A decimal string (`-12.340`, `1e3`) as (unscaled, scale), exact at any size.
+pub fn parse_decimal(s: &str) -> Option<(BigInt, i32)> {
+    let (unscaled, scale) = BigDecimal::from_str(s.trim())
+        .ok()?
+        .into_bigint_and_exponent();
+    Some((unscaled, i32::try_from(scale).ok()?))
+}
 
 /// Precision and scale of CQL `decimal` in Arrow/Spark.
 pub const DECIMAL_PRECISION: u8 = 38;
@@ -161,68 +201,6 @@ fn native_cql_name(n: &NativeType) -> &'static str {
     }
 }
 
-/// Spark's DDL spelling of an Arrow type (as produced by [`arrow_type`] or sent by Spark).
-pub fn spark_type(dt: &DataType) -> String {
-    match dt {
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => "STRING".into(),
-        DataType::Int64 => "BIGINT".into(),
-        DataType::Int32 => "INT".into(),
-        DataType::Int16 => "SMALLINT".into(),
-        DataType::Int8 => "TINYINT".into(),
-        DataType::Float32 => "FLOAT".into(),
-        DataType::Float64 => "DOUBLE".into(),
-        DataType::Boolean => "BOOLEAN".into(),
-        DataType::Binary | DataType::LargeBinary | DataType::BinaryView => "BINARY".into(),
-        DataType::Date32 => "DATE".into(),
-        DataType::Timestamp(_, Some(_)) => "TIMESTAMP".into(),
-        DataType::Timestamp(_, None) => "TIMESTAMP_NTZ".into(),
-        DataType::Decimal128(p, s) => format!("DECIMAL({p},{s})"),
-        DataType::List(f) | DataType::LargeList(f) => {
-            format!("ARRAY<{}>", spark_type(f.data_type()))
-        }
-        DataType::Map(entries, _) => match entries.data_type() {
-            DataType::Struct(kv) if kv.len() == 2 => {
-                format!(
-                    "MAP<{}, {}>",
-                    spark_type(kv[0].data_type()),
-                    spark_type(kv[1].data_type())
-                )
-            }
-            _ => "MAP<STRING, STRING>".into(),
-        },
-        DataType::Struct(fields) => format!(
-            "STRUCT<{}>",
-            fields
-                .iter()
-                .map(|f| format!("{}: {}", spark_ident(f.name()), spark_type(f.data_type())))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        other => format!("{other}"),
-    }
-}
-
-/// A Spark identifier, back-quoted when it is not a plain word.
-pub fn spark_ident(name: &str) -> String {
-    if !name.is_empty()
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !name.starts_with(|c: char| c.is_ascii_digit())
-    {
-        name.to_string()
-    } else {
-        format!("`{}`", name.replace('`', "``"))
-    }
-}
-
-/// `name TYPE, …` for a list of fields.
-pub fn spark_ddl(fields: &Fields) -> String {
-    fields
-        .iter()
-        .map(|f| format!("{} {}", spark_ident(f.name()), spark_type(f.data_type())))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// The CQL column type for an Arrow column of a table created from a DataFrame.
 /// `nested` types are frozen (Cassandra requires it inside collections).
 pub fn cql_type_for_arrow(column: &str, dt: &DataType, nested: bool) -> Result<String> {
@@ -274,8 +252,14 @@ fn unsupported_create(column: &str, dt: &DataType) -> Error {
     )
 }
 
+/// Spark's DDL spelling of Arrow types, shared with the live tests.
+#[cfg(test)]
+#[path = "../tests/support/spelling.rs"]
+pub(crate) mod spelling;
+
 #[cfg(test)]
 mod tests {
+    use super::spelling::{spark_ddl, spark_type};
     use super::*;
     use scylla::cluster::metadata::UserDefinedType;
 

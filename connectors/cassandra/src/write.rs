@@ -709,45 +709,39 @@ impl Writer {
 async fn send(shared: Arc<Shared>, rows: Vec<Vec<Value>>, bytes: u64) -> Result<()> {
     let n = rows.len() as u64;
     let rows = Arc::new(rows);
-    spark_ds_core::retry(
-        &shared.policy,
-        None,
-        &shared.metrics,
-        SYSTEM,
-        "write",
-        || {
-            let shared = shared.clone();
-            let rows = rows.clone();
-            async move {
-                shared.metrics.add_request();
-                if rows.len() == 1 {
-                    shared
-                        .session
-                        .execute_unpaged(&shared.prepared, &rows[0])
-                        .await
-                        .map_err(|e| execution_error("write", &e))?;
+    spark_ds_core::retry(&shared.policy, &shared.metrics, SYSTEM, "write", || {
+        let shared = shared.clone();
+        let rows = rows.clone();
+        async move {
+            shared.metrics.add_request();
+            if rows.len() == 1 {
+                shared
+                    .session
+                    .execute_unpaged(&shared.prepared, &rows[0])
+                    .await
+                    .map_err(|e| execution_error("write", &e))?;
+            } else {
+                let mut batch = Batch::new(if shared.counter {
+                    BatchType::Counter
                 } else {
-                    let mut batch = Batch::new(if shared.counter {
-                        BatchType::Counter
-                    } else {
-                        BatchType::Unlogged
-                    });
-                    for _ in rows.iter() {
-                        batch.append_statement(shared.prepared.clone());
-                    }
-                    batch.set_consistency(shared.consistency);
-                    batch.set_is_idempotent(shared.prepared.get_is_idempotent());
-                    shared
-                        .session
-                        .batch(&batch, rows.as_slice())
-                        .await
-                        .map_err(|e| execution_error("write", &e))?;
+                    BatchType::Unlogged
+                });
+                for _ in rows.iter() {
+                    batch.append_statement(shared.prepared.clone());
                 }
-                Ok(())
+                batch.set_consistency(shared.consistency);
+                batch.set_is_idempotent(shared.prepared.get_is_idempotent());
+                shared
+                    .session
+                    .batch(&batch, rows.as_slice())
+                    .await
+                    .map_err(|e| execution_error("write", &e))?;
             }
-        },
-    )
-    .await?;
+            Ok(())
+        }
+    })
+    .await
+    .inspect_err(|e| crate::session::evict_if_fatal(&shared.session, e))?;
     let c = &shared.counters;
     c.rows.fetch_add(n, Ordering::Relaxed);
     c.statements.fetch_add(n, Ordering::Relaxed);

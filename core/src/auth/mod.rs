@@ -1,7 +1,7 @@
 //! Credentials from the first source that has them, in a fixed priority order.
 //!
 //! Users keep secrets in different places: options, environment variables, a mounted
-//! secrets file, an OAuth2 client, or the identity of the cloud machine the job runs on. An
+//! secrets file. An
 //! [`AuthChain`] asks each [`CredentialProvider`] in order; the first that finds credentials
 //! wins and is reported. A provider that is not configured *skips* with a reason, so a
 //! failed chain explains every source ("options: no username given; env:
@@ -9,47 +9,21 @@
 //! broken (a malformed file, a token endpoint refusing the client) stops the chain with its
 //! error: falling through would hide the user's mistake behind a vaguer one.
 
-mod http;
-pub mod metadata;
-pub mod oauth2;
 pub mod sources;
-mod token_cache;
-
-#[cfg(test)]
-mod test_server;
-
-use std::time::SystemTime;
 
 use futures_core::future::BoxFuture;
 
 use crate::error::{Error, Result};
 use crate::redact::Secret;
 
-pub use metadata::{AwsInstanceMetadata, AzureManagedIdentity, GcpMetadata};
-pub use oauth2::{ClientAuth, ClientCredentials};
 pub use sources::{CredentialKind, EnvCredentials, ExplicitCredentials, FileCredentials};
 
 /// Credentials a connector hands to its driver. Secrets are [`Secret`]s, so `Debug` is safe.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Credentials {
-    UsernamePassword {
-        username: String,
-        password: Secret,
-    },
-    BearerToken {
-        token: Secret,
-        expires_at: Option<SystemTime>,
-    },
-    ApiKey {
-        key: Secret,
-    },
-    /// Temporary AWS keys from instance metadata.
-    AwsKeys {
-        access_key_id: String,
-        secret_access_key: Secret,
-        session_token: Option<Secret>,
-        expires_at: Option<SystemTime>,
-    },
+    UsernamePassword { username: String, password: Secret },
+    BearerToken { token: Secret },
+    ApiKey { key: Secret },
 }
 
 /// What one provider found.
@@ -62,7 +36,7 @@ pub enum Provided {
 
 /// One source of credentials.
 pub trait CredentialProvider: Send + Sync {
-    /// Short name used in reports: `options`, `env`, `file`, `oauth2`, `azure`, `aws`, `gcp`.
+    /// Short name used in reports: `options`, `env`, `file`.
     fn name(&self) -> &'static str;
     /// Looks for credentials. `Err` means configured but broken, and stops the chain.
     fn provide(&self) -> BoxFuture<'_, Result<Provided>>;

@@ -59,7 +59,6 @@ fn assemble(
         (_, _, None) => return Ok(Provided::Skipped(missing(secret_label))),
         (CredentialKind::BearerToken, _, Some(token)) => Credentials::BearerToken {
             token: Secret::new(token),
-            expires_at: None,
         },
         (CredentialKind::ApiKey, _, Some(key)) => Credentials::ApiKey {
             key: Secret::new(key),

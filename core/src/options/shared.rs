@@ -87,6 +87,16 @@ crate::options! {
 }
 
 impl TlsOptions {
+    /// The files and checks for [`crate::tls::client_config`].
+    pub fn files(&self) -> crate::tls::TlsFiles {
+        crate::tls::TlsFiles {
+            ca_file: self.ssl_ca_cert.clone(),
+            client_cert: self.ssl_client_cert.clone(),
+            client_key: self.ssl_client_key.clone(),
+            verify_hostname: self.ssl_verify_hostname,
+        }
+    }
+
     /// Client certificate and key go together.
     pub fn check(&self, system: &'static str) -> crate::Result<()> {
         if self.ssl_client_cert.is_some() != self.ssl_client_key.is_some() {

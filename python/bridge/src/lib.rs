@@ -17,6 +17,8 @@ use pyo3::prelude::*;
 /// forwarder, and the functions every native module offers.
 pub fn init_module(m: &Bound<'_, PyModule>, package: &'static str) -> PyResult<()> {
     errors::set_package(package);
+    // The system's name is in most messages: never mask it, even if a password equals it.
+    spark_ds_core::redact::register_public(package.strip_prefix("pyspark_ds_").unwrap_or(package));
     logs::install();
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(set_log_level, m)?)?;

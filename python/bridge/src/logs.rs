@@ -9,7 +9,8 @@ use std::sync::Mutex;
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
 use pyo3::prelude::*;
-use spark_ds_core::{Error, Result};
+use spark_ds_core::Result;
+use spark_ds_core::logging::parse_level;
 
 /// Beyond this many queued records the oldest are dropped (and counted) rather than
 /// growing memory when nobody flushes.
@@ -72,22 +73,15 @@ fn python_level(level: Level) -> u8 {
 /// Installs the forwarder once per extension module; the level comes from the environment.
 pub(crate) fn install() {
     if log::set_boxed_logger(Box::new(Forwarder)).is_ok() {
-        let level = std::env::var(LEVEL_ENV).ok().and_then(|l| parse(&l).ok());
+        let level = std::env::var(LEVEL_ENV)
+            .ok()
+            .and_then(|l| parse_level(&l).ok());
         log::set_max_level(level.unwrap_or(LevelFilter::Info));
     }
 }
 
-fn parse(level: &str) -> Result<LevelFilter> {
-    level.trim().parse::<LevelFilter>().map_err(|_| {
-        Error::config(
-            "native",
-            format!("option `logLevel`: expected one of off, error, warn, info, debug, trace, got `{level}`"),
-        )
-    })
-}
-
 pub(crate) fn set_level(level: &str) -> Result<()> {
-    log::set_max_level(parse(level)?);
+    log::set_max_level(parse_level(level)?);
     Ok(())
 }
 

@@ -12,8 +12,8 @@ use spark_ds_pybridge::call::{run, run_async};
 use spark_ds_pybridge::streams::{BatchStream, BatchWriter};
 
 type RawOptions = HashMap<String, String>;
-/// (Spark DDL, pyarrow schema, partition-key columns, clustering-key columns).
-type Described = (String, Py<PyAny>, Vec<String>, Vec<String>);
+/// (pyarrow schema, partition-key columns, clustering-key columns).
+type Described = (Py<PyAny>, Vec<String>, Vec<String>);
 
 fn config(options: &RawOptions) -> Result<cassandra::Config> {
     let pairs: Vec<(String, String)> = options
@@ -35,7 +35,8 @@ fn validate_options(py: Python<'_>, options: RawOptions) -> PyResult<()> {
     run(py, "validate options", || config(&options).map(|_| ()))
 }
 
-/// The table's Spark schema: (DDL string, pyarrow schema, partition key, clustering key).
+/// The table's schema: (pyarrow schema, partition key, clustering key); PySpark converts
+/// the Arrow schema to Spark's.
 #[pyfunction]
 fn describe(py: Python<'_>, options: RawOptions) -> PyResult<Described> {
     let description = run_async(py, "describe table", async {
@@ -44,7 +45,6 @@ fn describe(py: Python<'_>, options: RawOptions) -> PyResult<Described> {
     })?;
     let schema = schema_to_pyarrow(py, &description.schema)?;
     Ok((
-        description.spark_ddl,
         schema,
         description.partition_key,
         description.clustering_key,

@@ -30,9 +30,11 @@ class CassandraDataSource(NativeBacked, DataSource):
     def name(cls) -> str:
         return "cassandra"
 
-    def schema(self) -> str:
-        ddl, _arrow_schema, _partition_key, _clustering_key = self.native().describe(self.options)
-        return str(ddl)
+    def schema(self) -> StructType:
+        from pyspark.sql.pandas.types import from_arrow_schema
+
+        arrow_schema, _partition_key, _clustering_key = self.native().describe(self.options)
+        return from_arrow_schema(arrow_schema)
 
     def reader(self, schema: StructType) -> DataSourceReader:
         columns = list(schema.fieldNames())

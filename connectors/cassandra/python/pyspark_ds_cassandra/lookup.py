@@ -26,7 +26,10 @@ def join_with_cassandra_table(
     """
     merged = {str(k).lower(): str(v) for k, v in {**dict(options or {}), **more_options}.items()}
     native = importlib.import_module(NATIVE)
-    ddl, arrow_schema, _partition_key, _clustering_key = native.describe(merged)
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    arrow_schema, _partition_key, _clustering_key = native.describe(merged)
+    spark_schema = from_arrow_schema(arrow_schema)
     columns = [field.name for field in arrow_schema]
 
     def lookup_batches(batches: Iterator[Any]) -> Iterator[Any]:
@@ -35,4 +38,4 @@ def join_with_cassandra_table(
             found, _queries, _rows = executor_native.lookup(merged, columns, batch)
             yield found
 
-    return keys.mapInArrow(lookup_batches, str(ddl))
+    return keys.mapInArrow(lookup_batches, spark_schema)
