@@ -6,29 +6,53 @@
 use log::LevelFilter;
 
 use crate::error::{Error, Result};
+use crate::options::ChoiceEnum;
 
-/// The levels the `logLevel` option accepts.
-pub const LEVELS: &[&str] = &["off", "error", "warn", "info", "debug", "trace"];
+crate::choices! {
+    /// The values the `logLevel` option accepts (declared in `options::shared`).
+    pub enum LogLevel {
+        Off = "off",
+        Error = "error",
+        Warn = "warn",
+        Info = "info",
+        Debug = "debug",
+        Trace = "trace",
+    }
+}
+
+/// The level names, for messages.
+pub const LEVELS: &[&str] = <LogLevel as ChoiceEnum>::NAMES;
+
+impl LogLevel {
+    pub fn filter(self) -> LevelFilter {
+        match self {
+            LogLevel::Off => LevelFilter::Off,
+            LogLevel::Error => LevelFilter::Error,
+            LogLevel::Warn => LevelFilter::Warn,
+            LogLevel::Info => LevelFilter::Info,
+            LogLevel::Debug => LevelFilter::Debug,
+            LogLevel::Trace => LevelFilter::Trace,
+        }
+    }
+}
 
 /// Parses a `logLevel` value, case-insensitively; `warning` is accepted for `warn`.
 pub fn parse_level(value: &str) -> Result<LevelFilter> {
-    Ok(match value.trim().to_ascii_lowercase().as_str() {
-        "off" => LevelFilter::Off,
-        "error" => LevelFilter::Error,
-        "warn" | "warning" => LevelFilter::Warn,
-        "info" => LevelFilter::Info,
-        "debug" => LevelFilter::Debug,
-        "trace" => LevelFilter::Trace,
-        _ => {
-            return Err(Error::config(
+    let word = value.trim().to_ascii_lowercase();
+    let word = if word == "warning" { "warn" } else { &word };
+    LEVELS
+        .iter()
+        .position(|n| *n == word)
+        .map(|i| LogLevel::VALUES[i].filter())
+        .ok_or_else(|| {
+            Error::config(
                 "logging",
                 format!(
                     "option `logLevel`: expected one of {}, got `{value}`",
                     LEVELS.join(", ")
                 ),
-            ));
-        }
-    })
+            )
+        })
 }
 
 #[cfg(test)]

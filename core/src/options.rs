@@ -165,6 +165,16 @@ impl OptionSpecs {
         I: IntoIterator<Item = (&'a str, &'a str)>,
     {
         let specs = self.resolved();
+        let raw: Vec<(&str, &str)> = raw.into_iter().collect();
+        // Secrets are registered for redaction before any value is checked, so an error
+        // about another option can never quote a password given alongside it.
+        for (key, value) in &raw {
+            if let Some(spec) = specs.iter().find(|s| s.matches(key))
+                && matches!(spec.spec.kind, OptionType::Secret)
+            {
+                crate::redact::register_secret(value);
+            }
+        }
         let mut values = BTreeMap::new();
         for (key, value) in raw {
             let Some(spec) = specs.iter().find(|s| s.matches(key)) else {
@@ -727,8 +737,10 @@ mod tests {
         let o = parse(&[("password", "pa55word-x")]).unwrap();
         assert_eq!(o.password.as_ref().unwrap().expose(), "pa55word-x");
         assert!(!format!("{o:?}").contains("pa55word-x"));
-        let e = parse(&[("password", "pa55word-x"), ("ssl", "pa55word-x")]).unwrap_err();
-        assert!(!e.message().contains("pa55word-x"), "{}", e.message());
+        // An error about an option checked before the password never quotes the password.
+        let e = parse(&[("ssl", "pa55word-y"), ("password", "pa55word-y")]).unwrap_err();
+        assert!(e.message().contains("option `ssl`"), "{}", e.message());
+        assert!(!e.message().contains("pa55word-y"), "{}", e.message());
     }
 
     #[test]

@@ -3,21 +3,11 @@
 //! defaults and aliases through [`Override`](super::Override)s. `<SYSTEM>` in a doc line is
 //! the connector's name in capitals.
 
+use crate::logging::LogLevel;
+
 use super::{Count, Flag, List, Millis, OptChoice, Path, Port, SecretText, Text};
 
 const MAX_MS: i64 = i32::MAX as i64;
-
-crate::choices! {
-    /// Verbosity of the connector's own log lines.
-    pub enum LogLevel {
-        Off = "off",
-        Error = "error",
-        Warn = "warn",
-        Info = "info",
-        Debug = "debug",
-        Trace = "trace",
-    }
-}
 
 crate::options! {
     /// Where the server is.
