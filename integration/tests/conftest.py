@@ -16,6 +16,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from services_fixtures import *  # noqa: F403
 
+# `pytester` runs small pytest sessions in-process (the CI skip rule is tested with it).
+pytest_plugins = ["pytester"]
+
 ROOT = Path(__file__).resolve().parents[2]
 PYSPARK_PIN = "pyspark==4.3.0"
 PYARROW_PIN = "pyarrow==26.0.1"
