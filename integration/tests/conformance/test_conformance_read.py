@@ -111,6 +111,27 @@ def test_pushed_filter_equals_spark_filtering(spark, connector, standard, filter
     assert pushed == expected
 
 
+@pytest.mark.capability("batch_write", "pushdown")
+def test_pushed_key_filter_plans_fewer_partitions(spark, connector, standard) -> None:
+    # Equal rows alone would not show that anything was pushed: the plan must shrink too.
+    target, _frame = standard
+    before = spark.conf.get(PUSHDOWN_CONF)
+    try:
+        spark.conf.set(PUSHDOWN_CONF, "false")
+        whole = read(spark, connector, target, **connector.partition_options(8))
+        unpushed = whole.where("id IN (7, 8)").rdd.getNumPartitions()
+        spark.conf.set(PUSHDOWN_CONF, "true")
+        filtered = read(spark, connector, target, **connector.partition_options(8))
+        filtered = filtered.where("id IN (7, 8)")
+        pushed = filtered.rdd.getNumPartitions()
+        ids = sorted(r["id"] for r in filtered.collect())
+    finally:
+        spark.conf.set(PUSHDOWN_CONF, before)
+    assert unpushed == 8
+    assert pushed < unpushed, f"{pushed} partitions with the key filter pushed"
+    assert ids == [7, 8]
+
+
 @pytest.mark.capability("batch_write", "key_lookup")
 def test_key_lookup_returns_exactly_the_matching_rows(spark, connector, standard) -> None:
     target, frame = standard
