@@ -87,19 +87,21 @@ def test_secrets_appear_in_no_error_plan_or_log_line(spark, connector, task_log)
             assert SECRET not in text, where
 
         wrong, right = connector.misspelled_option
+        # Each case with a fragment its error must show: the errors are about the case.
         errors = {
             "misspelled option": (
-                {**options, wrong: options[right]} if right in options else {**options, wrong: "x"}
+                {**options, wrong: options[right]} if right in options else {**options, wrong: "x"},
+                f"`{wrong}`",
             ),
-            "missing target": connector.options("no_such_target", **login),
-            "wrong password": {**options, "password": WRONG_SECRET},
+            "missing target": (connector.options("no_such_target", **login), "no_such_target"),
+            "wrong password": ({**options, "password": WRONG_SECRET}, "connect"),
         }
         for option, value, _expected in connector.bad_values:
-            errors[f"bad {option}"] = {**options, option: value}
-        for case, case_options in errors.items():
+            errors[f"bad {option}"] = ({**options, option: value}, f"option `{option}`")
+        for case, (case_options, fragment) in errors.items():
             for path, message in failures(spark, connector, case_options).items():
+                assert fragment in message, (case, path, message)
                 assert SECRET not in message, (case, path)
                 assert WRONG_SECRET not in message, (case, path)
-                assert message.strip(), (case, path)
     for line in task_log.lines():
         assert SECRET not in line and WRONG_SECRET not in line, line
