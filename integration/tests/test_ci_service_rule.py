@@ -2,24 +2,25 @@
 
 Each case runs a small pytest session in-process (``pytester``) with the real
 ``services_fixtures`` plugin, and only ``unavailable_reason`` replaced so that Cassandra
-looks impossible to run here.
+looks impossible to run here. The inner session shares this process's module, so the
+replacement is made (and undone) by this test's ``monkeypatch``.
 """
 
 from __future__ import annotations
 
 import pytest
+import services_fixtures
 
 CONFTEST = """
-import services_fixtures
 from services_fixtures import *  # noqa: F403
+"""
 
-def _no_java(name):
+
+def no_java(name: str) -> str | None:
     if name == "cassandra":
         return "cassandra needs a Java 17 runtime and `java` is not on PATH"
     return None
 
-services_fixtures.unavailable_reason = _no_java
-"""
 
 TESTS = """
 import pytest
@@ -36,7 +37,8 @@ def test_unrelated_skip():
 
 
 @pytest.fixture
-def session(pytester: pytest.Pytester) -> pytest.Pytester:
+def session(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    monkeypatch.setattr(services_fixtures, "unavailable_reason", no_java)
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile(test_rule=TESTS)
     return pytester
@@ -74,3 +76,8 @@ def test_outside_ci_a_missing_service_skips_with_the_reason(
     assert out.count("SERVICE UNAVAILABLE ON THIS MACHINE (cassandra)") == 2, out
     assert "`java` is not on PATH" in out
     assert result.ret == 0
+
+
+def test_the_replacement_does_not_outlive_these_tests() -> None:
+    # Runs after the cases above: later tests in this session still see the real check.
+    assert services_fixtures.unavailable_reason is not no_java
