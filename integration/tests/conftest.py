@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import venv
@@ -16,6 +17,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from services_fixtures import *  # noqa: F403
 
+# `pytester` runs small pytest sessions in-process (the CI skip rule is tested with it).
+pytest_plugins = ["pytester"]
+
 ROOT = Path(__file__).resolve().parents[2]
 PYSPARK_PIN = "pyspark==4.3.0"
 PYARROW_PIN = "pyarrow==26.0.1"
@@ -28,7 +32,86 @@ os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
 
 
 @pytest.fixture(scope="session")
-def spark() -> Iterator[object]:
+def spark_ds_log_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The file every process's ``spark_ds`` logger appends to (``SPARK_DS_LOG_FILE``).
+
+    Set before the SparkSession starts: the JVM, and so every Python worker it forks,
+    inherits the environment. Tests read task summaries from it through ``task_log``.
+    """
+    given = os.environ.get("SPARK_DS_LOG_FILE")
+    path = Path(given) if given else tmp_path_factory.mktemp("logs") / "spark_ds.log"
+    os.environ["SPARK_DS_LOG_FILE"] = str(path)
+    path.touch()
+    return path
+
+
+# `<system> <task>: <rows> rows, <bytes>, <n> <requests>, <n> retries, <n> breaker trips...`
+# as written by core/src/metrics.rs `summary_line`, logged to `spark_ds.<system>`. The system
+# word is matched loosely: redaction may have masked it (as when the password is "cassandra").
+SUMMARY = re.compile(
+    r" (?P<logger>spark_ds\.\w+): (?P<system>\S+) (?P<task>(?:read|write|lookup)\b.*?): "
+    r"(?P<rows>\d+) rows, [^,]+, (?P<requests>\d+) \w+, (?P<retries>\d+) retries, "
+    r"(?P<trips>\d+) breaker trips"
+)
+
+
+@dataclass(frozen=True)
+class TaskSummary:
+    """One task's summary line, parsed."""
+
+    system: str
+    task: str
+    rows: int
+    requests: int
+    retries: int
+    breaker_trips: int
+    line: str
+
+
+class TaskLog:
+    """The ``spark_ds`` log lines written since this object was made (or since ``mark()``)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+        self.mark()
+
+    def mark(self) -> None:
+        self.offset = self.path.stat().st_size
+
+    def lines(self) -> list[str]:
+        with self.path.open("rb") as f:
+            f.seek(self.offset)
+            return f.read().decode("utf-8", errors="replace").splitlines()
+
+    def summaries(self, system: str | None = None) -> list[TaskSummary]:
+        """The task summary lines, of one connector's logger (``spark_ds.<system>``) if given."""
+        found = []
+        for line in self.lines():
+            match = SUMMARY.search(line)
+            if match and (system is None or match["logger"] == f"spark_ds.{system}"):
+                found.append(
+                    TaskSummary(
+                        system=match["logger"].removeprefix("spark_ds."),
+                        task=match["task"],
+                        rows=int(match["rows"]),
+                        requests=int(match["requests"]),
+                        retries=int(match["retries"]),
+                        breaker_trips=int(match["trips"]),
+                        line=line,
+                    )
+                )
+        return found
+
+
+@pytest.fixture
+def task_log(spark: object, spark_ds_log_file: Path) -> TaskLog:
+    """What the connector logged (task summaries included) during this test."""
+    return TaskLog(spark_ds_log_file)
+
+
+@pytest.fixture(scope="session")
+def spark(spark_ds_log_file: Path) -> Iterator[object]:
     """One local[2] SparkSession for the whole run (starting one costs ~5 s)."""
     from pyspark.sql import SparkSession
 

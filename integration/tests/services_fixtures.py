@@ -13,7 +13,9 @@ paths from ``.services/env.json``::
 
 A service that cannot run on this machine at all (no Java for Cassandra, no Go
 toolchain to build FerretDB, ...) skips with the reason spelled out; a service
-that should run but fails to start is a test error, never a skip.
+that should run but fails to start is a test error, never a skip. In CI (the
+``CI`` environment variable set, as CI runners do) such a skip fails the test
+instead, naming the service: CI must never pass by skipping what it should run.
 
 Toxiproxy helpers: the ``toxiproxy`` fixture gives a :class:`Toxiproxy` client
 whose proxies are deleted after the test.
@@ -29,7 +31,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -39,6 +41,9 @@ __all__ = [
     "ServicesEnv",
     "Toxiproxy",
     "pytest_configure",
+    "pytest_runtest_makereport",
+    "running_in_ci",
+    "service_unavailable",
     "services_env",
     "services_marker",
     "toxiproxy",
@@ -48,6 +53,8 @@ __all__ = [
 ROOT_DIR = Path(__file__).resolve().parents[2]
 SERVICES_SH = ROOT_DIR / "integration" / "services.sh"
 KNOWN = ("cassandra", "mongodb", "rabbitmq", "mosquitto", "http", "toxiproxy", "spark")
+# Every skip for a missing service starts with this; the CI rule below recognises it.
+UNAVAILABLE = "SERVICE UNAVAILABLE ON THIS MACHINE"
 
 
 def state_dir() -> Path:
@@ -88,6 +95,16 @@ def unavailable_reason(name: str) -> str | None:
     return None
 
 
+def running_in_ci() -> bool:
+    """True when ``CI`` is set to anything but an explicit no (``""``, ``0``, ``false``)."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def service_unavailable(name: str, reason: str) -> NoReturn:
+    """Skips the running test because service ``name`` cannot run here (see the CI rule)."""
+    pytest.skip(f"{UNAVAILABLE} ({name}): {reason}")
+
+
 class ServicesEnv:
     """Brings services up through the harness; ``data`` is the env.json dict."""
 
@@ -103,7 +120,7 @@ class ServicesEnv:
         for name in wanted:
             reason = unavailable_reason(name)
             if reason:
-                pytest.skip(f"SERVICE UNAVAILABLE ON THIS MACHINE: {reason}")
+                service_unavailable(name, reason)
         self.harness("up", *wanted)
         return self.data
 
@@ -150,6 +167,28 @@ def services_marker(request: pytest.FixtureRequest) -> None:
     names = [n for mark in request.node.iter_markers("services") for n in mark.args]
     if names:
         request.getfixturevalue("services_env")(names)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """In CI, a test skipped because a service is unavailable fails instead, naming it.
+
+    Locally the skip stands, with its reason: a contributor without Java or Go can still run
+    the rest. Other skips (a capability a connector does not declare) are left alone.
+    """
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    if not (report.skipped and running_in_ci()) or hasattr(report, "wasxfail"):
+        return
+    longrepr = report.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+    if UNAVAILABLE not in reason:
+        return
+    report.outcome = "failed"
+    report.longrepr = (
+        f"{item.nodeid}: needs a service that is unavailable, and with `CI` set a test that "
+        f"needs a service must run, not skip -- {reason.removeprefix('Skipped: ')}"
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cassandra_support import connector_options, cql_session, create_keyspace, unique
+from conformance.streams import forget_last_commit, run_available_now, write_json
 
 pytestmark = pytest.mark.services
 
@@ -18,11 +18,7 @@ def env(services_env) -> dict[str, Any]:
     return services_env.data
 
 
-def write_json(path: Path, rows: list[dict[str, Any]]) -> None:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-
-
-def run_available_now(spark, source: Path, checkpoint: Path, options: dict[str, str]) -> None:
+def run_json_stream(spark, source: Path, checkpoint: Path, options: dict[str, str]) -> None:
     query = (
         spark.readStream.schema("id INT, v STRING")
         .json(str(source))
@@ -32,10 +28,7 @@ def run_available_now(spark, source: Path, checkpoint: Path, options: dict[str, 
         .trigger(availableNow=True)
         .start()
     )
-    finished = query.awaitTermination(300)
-    query.stop()  # availableNow ends by itself; stop() also waits for its threads to exit
-    assert finished, "the availableNow query did not finish within 300 s"
-    assert query.exception() is None, query.exception()
+    run_available_now(query)
 
 
 def test_restarted_stream_leaves_no_duplicate_effect(spark, env, tmp_path) -> None:
@@ -48,9 +41,9 @@ def test_restarted_stream_leaves_no_duplicate_effect(spark, env, tmp_path) -> No
     source.mkdir()
 
     write_json(source / "a.json", [{"id": i, "v": "a"} for i in range(100)])
-    run_available_now(spark, source, checkpoint, options)
+    run_json_stream(spark, source, checkpoint, options)
     write_json(source / "b.json", [{"id": i, "v": "b"} for i in range(50, 150)])
-    run_available_now(spark, source, checkpoint, options)
+    run_json_stream(spark, source, checkpoint, options)
     expected = {i: ("a" if i < 50 else "b") for i in range(150)}
 
     def table() -> dict[int, str]:
@@ -58,9 +51,7 @@ def test_restarted_stream_leaves_no_duplicate_effect(spark, env, tmp_path) -> No
 
     assert table() == expected
     # A crash after the write but before Spark recorded the commit: the batch is replayed.
-    commits = sorted((checkpoint / "commits").glob("[0-9]*"), key=lambda p: int(p.name))
-    commits[-1].unlink()
-    (commits[-1].parent / f".{commits[-1].name}.crc").unlink(missing_ok=True)
-    run_available_now(spark, source, checkpoint, options)
+    forget_last_commit(checkpoint)
+    run_json_stream(spark, source, checkpoint, options)
     assert table() == expected
     cql.cluster.shutdown()

@@ -102,8 +102,28 @@ def test_unknown_option_names_the_nearest_valid_one() -> None:
 
 
 def test_secrets_never_appear_in_errors() -> None:
+    import os
+
     from pyspark_ds_cassandra import ConfigError, _native
 
+    # An ill-typed option's error quotes the value it got. The control shows it, for a
+    # value that is no one's password: without redaction, a password given as that value
+    # would be in the message too.
     with pytest.raises(ConfigError) as caught:
-        _native.validate_options({"password": "Sup3r-Secret-Pw", "fetchsise": "Sup3r-Secret-Pw"})
-    assert "Sup3r-Secret-Pw" not in str(caught.value)
+        _native.validate_options({"keyspace": "k", "table": "t", "fetchSize": "Plain-Value-42"})
+    assert "option `fetchSize`: expected a whole number" in str(caught.value)
+    assert "`Plain-Value-42`" in str(caught.value)
+
+    # The same error when the value is also the password. Options are checked in no fixed
+    # order, so the bad `fetchSize` may be met before `password` is: several fresh secrets
+    # make both orders happen, and the secret must be masked in every one.
+    for n in range(8):
+        secret = f"Sup3r-Secret-Pw-{n}-{os.getpid()}"
+        options = {"fetchSize": secret, "password": secret, "keyspace": "k", "table": "t"}
+        with pytest.raises(ConfigError) as caught:
+            _native.validate_options(options)
+        message = str(caught.value)
+        # The same message as the control's (so the value was quoted), minus the secret.
+        assert "option `fetchSize`: expected a whole number" in message, message
+        assert "got `" in message or "got ***" in message, message
+        assert secret not in message, message

@@ -1,0 +1,197 @@
+"""The connectors the conformance suite runs, each declared by a fixture object.
+
+A connector joins the suite by subclassing :class:`ConnectorUnderTest` — its format name,
+the harness services it needs, the capabilities it offers, how to make a fresh target
+(table, collection, queue) and how to read a target back with the system's own client —
+and adding an instance to :data:`CONNECTORS`. Tests of a capability it does not declare
+are skipped with that reason; nothing else ever skips.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, ClassVar
+
+from cassandra_support import connector_options, cql_session, create_keyspace, unique
+
+from .standard import canonical
+
+CAPABILITIES = frozenset(
+    {"batch_read", "batch_write", "stream_write", "stream_read", "pushdown", "key_lookup"}
+)
+
+
+class ConnectorUnderTest:
+    """What the suite needs to know about one connector. Subclasses fill in every method."""
+
+    name: ClassVar[str]
+    """The format name given to ``spark.read.format``."""
+    services: ClassVar[tuple[str, ...]]
+    """Harness services the connector's system needs (``services_env`` brings them up)."""
+    capabilities: ClassVar[frozenset[str]]
+    """A subset of :data:`CAPABILITIES`."""
+    keyed: ClassVar[bool] = True
+    """Writes upsert by the key ``id`` (append replaces a row with the same key)."""
+    overwrite_options: ClassVar[dict[str, str]] = {}
+    """What ``mode("overwrite")`` needs besides the target, e.g. a confirmation option."""
+    save_mode_option: ClassVar[str] = "saveMode"
+    """The option that brings ``errorIfExists`` and ``ignore`` to Python data sources."""
+    misspelled_option: ClassVar[tuple[str, str]]
+    """A misspelled option name and the option the error must suggest."""
+    bad_values: ClassVar[list[tuple[str, str, list[str]]]]
+    """(option, invalid value, words the error must list as expected values)."""
+
+    def open(self, env: dict[str, Any]) -> None:
+        """Connects the system's own client and makes a namespace for this run."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def new_target(self, schema: str) -> str:
+        """A fresh, empty target for rows of ``schema`` ("standard" or "simple").
+
+        Systems that need a schema up front create it here; others just pick a name.
+        """
+        raise NotImplementedError
+
+    def options(self, target: str, **extra: object) -> dict[str, str]:
+        """The format's options to read or write ``target``, plus ``extra``."""
+        raise NotImplementedError
+
+    def create_options(self) -> dict[str, str]:
+        """Options that ask the connector to create a missing target keyed by ``id``."""
+        raise NotImplementedError
+
+    def partition_options(self, partitions: int) -> dict[str, str]:
+        """Options that make a read plan ``partitions`` partitions (1: a single one)."""
+        raise NotImplementedError
+
+    def insert(self, target: str, rows: list[dict[str, Any]]) -> None:
+        """Writes ``rows`` (simple rows: ``id``, ``name``) with the system's own client."""
+        raise NotImplementedError
+
+    def rows(self, target: str, columns: list[str]) -> list[dict[str, Any]]:
+        """Every row of ``target`` read with the system's own client, in canonical form
+        (see :func:`standard.canonical`), sorted by ``id``."""
+        raise NotImplementedError
+
+    @contextmanager
+    def login_with_password(self, password: str) -> Iterator[dict[str, str]]:
+        """A login whose password is ``password``: yields the options that use it."""
+        raise NotImplementedError
+        yield {}
+
+    def lookup(self, keys: Any, options: dict[str, str]) -> Any:
+        """``key_lookup``: the rows of the target whose key matches a row of ``keys``."""
+        raise NotImplementedError
+
+    def stream_read(self, spark: Any, options: dict[str, str]) -> Any:
+        """``stream_read``: a streaming DataFrame of the target's rows in the standard shape."""
+        raise NotImplementedError
+
+
+class Cassandra(ConnectorUnderTest):
+    name = "cassandra"
+    services = ("cassandra",)
+    capabilities = frozenset(
+        {"batch_read", "batch_write", "stream_write", "pushdown", "key_lookup"}
+    )
+    overwrite_options: ClassVar[dict[str, str]] = {"confirmTruncate": "true"}
+    misspelled_option = ("keyspce", "keyspace")
+    bad_values: ClassVar[list[tuple[str, str, list[str]]]] = [
+        ("consistencyLevel", "MOSTLY", ["LOCAL_ONE", "QUORUM", "ALL"]),
+        ("saveMode", "sometimes", ["append", "errorIfExists", "ignore"]),
+    ]
+
+    DDL: ClassVar[dict[str, str]] = {
+        "standard": (
+            "id int PRIMARY KEY, name text, big bigint, score double, flag boolean, day date, "
+            "at timestamp, amount decimal, raw blob, tags list<int>, attrs map<text, bigint>, "
+            "point frozen<point>"
+        ),
+        "simple": "id int PRIMARY KEY, name text",
+    }
+
+    def open(self, env: dict[str, Any]) -> None:
+        self.env = env
+        self.cql = cql_session(env)
+        self.keyspace = unique("conformance")
+        create_keyspace(self.cql, self.keyspace)
+        self.cql.execute(f"CREATE TYPE {self.keyspace}.point (x int, label text)")
+
+    def close(self) -> None:
+        self.cql.cluster.shutdown()
+
+    def new_target(self, schema: str) -> str:
+        table = unique(schema)
+        self.cql.execute(f"CREATE TABLE {self.keyspace}.{table} ({self.DDL[schema]})")
+        return table
+
+    def options(self, target: str, **extra: object) -> dict[str, str]:
+        return connector_options(self.env, keyspace=self.keyspace, table=target, **extra)
+
+    def create_options(self) -> dict[str, str]:
+        return {"createTable": "true", "partitionKey": "id"}
+
+    def partition_options(self, partitions: int) -> dict[str, str]:
+        return {"splitCount": str(partitions)}
+
+    def insert(self, target: str, rows: list[dict[str, Any]]) -> None:
+        from cassandra.concurrent import execute_concurrent_with_args
+
+        statement = self.cql.prepare(
+            f"INSERT INTO {self.keyspace}.{target} (id, name) VALUES (?, ?)"
+        )
+        args = [(r["id"], r["name"]) for r in rows]
+        for ok, result in execute_concurrent_with_args(self.cql, statement, args):
+            assert ok, result
+
+    def rows(self, target: str, columns: list[str]) -> list[dict[str, Any]]:
+        result = self.cql.execute(f"SELECT {', '.join(columns)} FROM {self.keyspace}.{target}")
+        return sorted(
+            ({c: _from_driver(getattr(row, c)) for c in columns} for row in result),
+            key=lambda r: r["id"],
+        )
+
+    @contextmanager
+    def login_with_password(self, password: str) -> Iterator[dict[str, str]]:
+        role = unique("conformance_role")
+        escaped = password.replace("'", "''")
+        self.cql.execute(f"CREATE ROLE {role} WITH PASSWORD = '{escaped}' AND LOGIN = true")
+        try:
+            self.cql.execute(f"GRANT ALL PERMISSIONS ON KEYSPACE {self.keyspace} TO {role}")
+        except Exception as error:  # AllowAllAuthorizer: every role may do everything anyway
+            if "AllowAllAuthorizer" not in str(error):
+                raise
+        try:
+            yield {"username": role, "password": password}
+        finally:
+            self.cql.execute(f"DROP ROLE {role}")
+
+    def lookup(self, keys: Any, options: dict[str, str]) -> Any:
+        from pyspark_ds_cassandra import join_with_cassandra_table
+
+        return join_with_cassandra_table(keys, options)
+
+
+def _from_driver(value: Any) -> Any:
+    """cassandra-driver values in canonical form (the driver's timestamps are naive UTC)."""
+    from cassandra.util import Date
+
+    if isinstance(value, Date):
+        return value.date()
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=dt.timezone.utc)
+    if hasattr(value, "_fields"):  # a user-defined type or tuple
+        return {f: _from_driver(getattr(value, f)) for f in value._fields}
+    if isinstance(value, list | tuple):
+        return [_from_driver(v) for v in value]
+    if hasattr(value, "items"):
+        return {_from_driver(k): _from_driver(v) for k, v in value.items()}
+    return canonical(value)
+
+
+CONNECTORS: list[ConnectorUnderTest] = [Cassandra()]

@@ -1,0 +1,41 @@
+"""Streaming helpers shared by the conformance suite and the connectors' own stream tests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+
+def write_json(path: Path, rows: list[dict[str, Any]]) -> None:
+    """One JSON-lines file: a micro-batch's worth of input for a file stream source."""
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def write_parquet(spark: Any, frame: Any, directory: Path, name: str) -> None:
+    """``frame`` as one Parquet file ``directory/name``, appearing there atomically.
+
+    A file stream source must never list a half-written file, so Spark writes it beside
+    the directory and it is moved in.
+    """
+    staging = directory.parent / f".staging-{name}"
+    frame.coalesce(1).write.mode("overwrite").parquet(str(staging))
+    (part,) = staging.glob("part-*.parquet")
+    part.rename(directory / name)
+
+
+def run_available_now(query: Any, timeout_s: int = 300) -> None:
+    """Waits for an ``availableNow`` query to finish and fails on its error."""
+    finished = query.awaitTermination(timeout_s)
+    query.stop()  # availableNow ends by itself; stop() also waits for its threads to exit
+    assert finished, f"the availableNow query did not finish within {timeout_s} s"
+    assert query.exception() is None, query.exception()
+
+
+def forget_last_commit(checkpoint: Path) -> None:
+    """Makes the last micro-batch look uncommitted (a crash after its write), so the next
+    run of the query replays it."""
+    commits = sorted((checkpoint / "commits").glob("[0-9]*"), key=lambda p: int(p.name))
+    assert commits, f"no committed micro-batch in {checkpoint}"
+    commits[-1].unlink()
+    (commits[-1].parent / f".{commits[-1].name}.crc").unlink(missing_ok=True)

@@ -1,0 +1,143 @@
+"""Reads: the standard table round-trips exactly, splitting changes nothing, pushed filters
+and key lookups return exactly what Spark's own filtering would."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from .connectors import ConnectorUnderTest
+from .standard import COLUMNS, spark_rows, standard_frame
+
+pytestmark = pytest.mark.services
+
+PUSHDOWN_CONF = "spark.sql.python.filterPushdown.enabled"
+
+
+# Read tests never change the standard target, so each connector writes it once.
+_standard_targets: dict[str, str] = {}
+
+
+@pytest.fixture
+def standard(spark: Any, connector: ConnectorUnderTest) -> tuple[str, Any]:
+    """A target holding the standard rows, written through Spark; and those rows' frame."""
+    frame = standard_frame(spark)
+    if connector.name not in _standard_targets:
+        target = connector.new_target("standard")
+        options = connector.options(target)
+        frame.write.format(connector.name).options(**options).mode("append").save()
+        _standard_targets[connector.name] = target
+    return _standard_targets[connector.name], frame
+
+
+def read(spark: Any, connector: ConnectorUnderTest, target: str, **extra: object) -> Any:
+    options = connector.options(target, **extra)
+    return spark.read.format(connector.name).options(**options).load().select(*COLUMNS)
+
+
+@pytest.mark.capability("batch_write", "batch_read")
+def test_standard_table_round_trips_exactly(spark, connector, standard) -> None:
+    target, frame = standard
+    expected = spark_rows(frame.collect())
+    assert len(expected) == 61
+    # Every column but the key holds a null somewhere and a value somewhere.
+    for column in COLUMNS[1:]:
+        values = [row[column] for row in expected]
+        assert None in values and any(v is not None for v in values), column
+    assert spark_rows(read(spark, connector, target).collect()) == expected
+    # The system's own client sees the same values: the round trip is not a pair of bugs
+    # that cancel out.
+    assert connector.rows(target, COLUMNS) == expected
+
+
+@pytest.mark.capability("batch_write", "batch_read")
+def test_partitioned_read_equals_a_single_partition_read(spark, connector, standard) -> None:
+    target, frame = standard
+    single = read(spark, connector, target, **connector.partition_options(1))
+    split = read(spark, connector, target, **connector.partition_options(8))
+    assert single.rdd.getNumPartitions() == 1
+    assert split.rdd.getNumPartitions() > 1, "the partitioned read planned one partition"
+    single_rows, split_rows = spark_rows(single.collect()), spark_rows(split.collect())
+    assert len({r["id"] for r in split_rows}) == len(split_rows), "a row was read twice"
+    assert split_rows == single_rows == spark_rows(frame.collect())
+
+
+@pytest.mark.capability("batch_write", "batch_read")
+def test_every_read_task_logs_its_summary(spark, connector, standard, task_log) -> None:
+    # Fault tests rely on these lines (from every Python worker, via SPARK_DS_LOG_FILE).
+    target, _frame = standard
+    df = read(spark, connector, target, logLevel="info", **connector.partition_options(4))
+    tasks = df.rdd.getNumPartitions()
+    task_log.mark()
+    assert len(df.collect()) == 61
+    summaries = [s for s in task_log.summaries(connector.name) if s.task.startswith("read")]
+    lines = "\n".join(task_log.lines())
+    assert len(summaries) == tasks, lines
+    assert sum(s.rows for s in summaries) == 61, lines
+    assert all(s.retries == 0 for s in summaries), lines
+
+
+# Filters on the standard table: ones a connector can push (key equality and IN) and ones it
+# cannot; either way the rows must be exactly Spark's own filtering of the whole table.
+FILTERS = {
+    "key_eq": "id = 7",
+    "key_in": "id IN (1, 2, 40, 999)",
+    "key_eq_and_not_null": "id = 7 AND name IS NOT NULL",
+    "key_in_or_other": "id IN (3, 4) OR big > 0",
+    "key_range": "id >= 10 AND id < 20",
+    "string_eq": "name = 'név-8 ✓'",
+    "is_null": "name IS NULL",
+    "bool_and_double": "flag = true AND score > 0",
+    "date_lt": "day < DATE'1970-06-01'",
+    "decimal_gt": "amount > 1000",
+    "not_key_eq": "NOT (id = 5)",
+}
+
+
+@pytest.mark.capability("batch_write", "pushdown")
+@pytest.mark.parametrize("filter_name", list(FILTERS))
+def test_pushed_filter_equals_spark_filtering(spark, connector, standard, filter_name) -> None:
+    target, _frame = standard
+    condition = FILTERS[filter_name]
+    before = spark.conf.get(PUSHDOWN_CONF)
+    try:
+        spark.conf.set(PUSHDOWN_CONF, "false")
+        expected = spark_rows(read(spark, connector, target).where(condition).collect())
+        spark.conf.set(PUSHDOWN_CONF, "true")
+        pushed = spark_rows(read(spark, connector, target).where(condition).collect())
+    finally:
+        spark.conf.set(PUSHDOWN_CONF, before)
+    assert pushed == expected
+
+
+@pytest.mark.capability("batch_write", "pushdown")
+def test_pushed_key_filter_plans_fewer_partitions(spark, connector, standard) -> None:
+    # Equal rows alone would not show that anything was pushed: the plan must shrink too.
+    target, _frame = standard
+    before = spark.conf.get(PUSHDOWN_CONF)
+    try:
+        spark.conf.set(PUSHDOWN_CONF, "false")
+        whole = read(spark, connector, target, **connector.partition_options(8))
+        unpushed = whole.where("id IN (7, 8)").rdd.getNumPartitions()
+        spark.conf.set(PUSHDOWN_CONF, "true")
+        filtered = read(spark, connector, target, **connector.partition_options(8))
+        filtered = filtered.where("id IN (7, 8)")
+        pushed = filtered.rdd.getNumPartitions()
+        ids = sorted(r["id"] for r in filtered.collect())
+    finally:
+        spark.conf.set(PUSHDOWN_CONF, before)
+    assert unpushed == 8
+    assert pushed < unpushed, f"{pushed} partitions with the key filter pushed"
+    assert ids == [7, 8]
+
+
+@pytest.mark.capability("batch_write", "key_lookup")
+def test_key_lookup_returns_exactly_the_matching_rows(spark, connector, standard) -> None:
+    target, frame = standard
+    wanted = [5, 17, -1, 59, 999_999]
+    keys = spark.createDataFrame([(k,) for k in wanted], "id INT")
+    found = connector.lookup(keys, connector.options(target))
+    expected = [r for r in spark_rows(frame.collect()) if r["id"] in wanted]
+    assert [r["id"] for r in expected] == [-1, 5, 17, 59]
+    assert spark_rows(found.select(*COLUMNS).collect()) == expected
