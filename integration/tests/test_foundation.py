@@ -107,3 +107,67 @@ def test_secrets_never_appear_in_errors() -> None:
     with pytest.raises(ConfigError) as caught:
         _native.validate_options({"password": "Sup3r-Secret-Pw", "fetchsise": "Sup3r-Secret-Pw"})
     assert "Sup3r-Secret-Pw" not in str(caught.value)
+
+
+# Imports one connector, raises through another's native module, catches with the first's
+# class; then pickles the error for a second, fresh process to load.
+ONE_EXCEPT_SCRIPT = r"""
+import pickle, sys
+import pyspark_ds_mongodb as mongodb
+import pyspark_ds_cassandra as cassandra
+from pyspark_ds_mongodb import _native as mongodb_native
+
+assert cassandra.SparkDsError is mongodb.SparkDsError
+try:
+    cassandra._native.validate_options({"keyspace": "k", "table": "t", "fetchsize": "many"})
+except mongodb.ConfigError as e:
+    config_error = e
+try:
+    mongodb_native._debug_panic("boom")
+except cassandra.InternalError as e:
+    internal_error = e
+try:
+    mongodb.DefaultSource({}).schema()
+except cassandra.SparkDsError as e:
+    preview_error = e
+assert config_error.system == "cassandra", config_error.system
+back = pickle.loads(pickle.dumps(config_error))
+assert type(back) is cassandra.ConfigError and str(back) == str(config_error)
+assert back.system == "cassandra" and back.operation == config_error.operation
+sys.stdout.buffer.write(pickle.dumps([config_error, internal_error, preview_error]))
+"""
+
+UNPICKLE_SCRIPT = r"""
+import pickle, sys
+errors = pickle.loads(sys.stdin.buffer.read())
+import pyspark_ds_cassandra as cassandra
+assert [type(e).__name__ for e in errors] == ["ConfigError", "InternalError", "ConfigError"]
+assert all(isinstance(e, cassandra.SparkDsError) for e in errors), [type(e) for e in errors]
+assert isinstance(errors[0], ValueError)
+assert "fetchSize" in str(errors[0]) and errors[0].system == "cassandra"
+print("ok")
+"""
+
+
+def test_one_except_catches_every_connectors_errors_and_they_pickle() -> None:
+    first = subprocess.run(
+        [sys.executable, "-c", ONE_EXCEPT_SCRIPT], capture_output=True, check=False
+    )
+    assert first.returncode == 0, first.stderr.decode()[-3000:]
+    second = subprocess.run(
+        [sys.executable, "-c", UNPICKLE_SCRIPT],
+        input=first.stdout,
+        capture_output=True,
+        check=False,
+    )
+    assert second.returncode == 0, second.stderr.decode()[-3000:]
+    assert second.stdout.strip() == b"ok"
+
+
+def test_error_classes_are_created_once_per_process() -> None:
+    import pyspark_ds_cassandra as c
+    import pyspark_ds_mqtt as q
+    import pyspark_ds_rest as r
+
+    for name in c._shared.errors.__all__:
+        assert getattr(c, name) is getattr(q, name) is getattr(r, name), name
