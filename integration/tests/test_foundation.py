@@ -6,8 +6,10 @@ import json
 import re
 import subprocess
 import sys
+from typing import Any
 
 import pytest
+from cassandra_support import connector_options, cql_session, create_keyspace, unique
 
 CONNECTORS = ["cassandra", "mongodb", "rabbitmq", "mqtt", "rest"]
 
@@ -171,3 +173,51 @@ def test_error_classes_are_created_once_per_process() -> None:
 
     for name in c._shared.errors.__all__:
         assert getattr(c, name) is getattr(q, name) is getattr(r, name), name
+
+
+@pytest.fixture(scope="module")
+def cassandra_env(services_env) -> dict[str, Any]:
+    services_env(["cassandra"])
+    return services_env.data
+
+
+@pytest.fixture(scope="module")
+def people(cassandra_env) -> dict[str, str]:
+    """A keyspace with `people (id int PRIMARY KEY, name text)` and `keys (k text PRIMARY KEY)`."""
+    session = cql_session(cassandra_env)
+    keyspace = unique("foundation")
+    create_keyspace(session, keyspace)
+    session.execute(f"CREATE TABLE {keyspace}.people (id int PRIMARY KEY, name text)")
+    session.execute(f"CREATE TABLE {keyspace}.keys (k text PRIMARY KEY, v int)")
+    session.cluster.shutdown()
+    return connector_options(cassandra_env, keyspace=keyspace, table="people")
+
+
+def test_python_settings_come_from_the_option_definitions() -> None:
+    from pyspark_ds_cassandra import ConfigError, _native
+
+    base = {"keyspace": "k", "table": "t"}
+    assert _native.python_settings(base) == {"pushdown": True, "logLevel": None}
+    # The alias and the value's spelling go through the same definitions as the Rust side.
+    aliased = _native.python_settings({**base, "spark.cassandra.sql.pushdown": "FALSE"})
+    assert aliased["pushdown"] is False
+    assert _native.python_settings({**base, "loglevel": "TRACE"})["logLevel"] == "trace"
+    with pytest.raises(ConfigError, match=r"option `pushdown`: expected"):
+        _native.python_settings({**base, "pushdown": "maybe"})
+    with pytest.raises(ConfigError, match=r"option `logLevel`: expected one of .*trace") as bad:
+        _native.python_settings({**base, "loglevel": "verbose"})
+    assert str(bad.value).startswith("[cassandra] options: ")
+
+
+def test_log_level_trace_is_below_debug_and_verbose_is_refused() -> None:
+    import logging
+
+    from pyspark_ds_cassandra import ConfigError, DefaultSource
+    from pyspark_ds_cassandra._shared import logs
+
+    source = DefaultSource({"keyspace": "k", "table": "t", "loglevel": "trace"})
+    source.native()  # used to raise ValueError: Unknown level: 'TRACE'
+    assert logging.getLogger("spark_ds").level == logs.TRACE < logging.DEBUG
+    with pytest.raises(ConfigError, match=r"option `logLevel`"):
+        DefaultSource({"keyspace": "k", "table": "t", "loglevel": "verbose"}).native()
+    logging.getLogger("spark_ds").setLevel(logging.NOTSET)

@@ -7,6 +7,25 @@ import sys
 
 ROOT_LOGGER = "spark_ds"
 
+# Rust's `trace` sits below DEBUG; the native bridge forwards its records at level 5 too.
+TRACE = 5
+logging.addLevelName(TRACE, "TRACE")
+
+_LEVELS = {
+    "off": logging.CRITICAL + 10,
+    "error": logging.ERROR,
+    "warn": logging.WARNING,
+    "warning": logging.WARNING,
+    "info": logging.INFO,
+    "debug": logging.DEBUG,
+    "trace": TRACE,
+}
+
+
+def python_level(level: str) -> int:
+    """The Python logging level of a `logLevel` value (validated by the native options)."""
+    return _LEVELS[level.strip().lower()]
+
 
 def ensure_handler(level: str | None = None) -> logging.Logger:
     """Gives the ``spark_ds`` logger a stderr handler unless the application set one.
@@ -21,7 +40,7 @@ def ensure_handler(level: str | None = None) -> logging.Logger:
         logger.addHandler(handler)
         logger.propagate = False
     if level:
-        logger.setLevel(level.upper())
+        logger.setLevel(python_level(level))
     elif logger.level == logging.NOTSET:
         logger.setLevel(logging.INFO)
     return logger

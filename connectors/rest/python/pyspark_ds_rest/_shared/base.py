@@ -48,10 +48,9 @@ class NativeBacked:
     def settings(self) -> dict[str, Any]:
         """The options the Python side acts on, validated by the native option definitions."""
         if self._settings is None:
-            self._settings = {
-                "pushdown": self.options.get("pushdown", "true").strip().lower() != "false",
-                "logLevel": self.options.get("loglevel"),
-            }
+            # Read through the native option definitions: aliases, choices and the error
+            # naming a bad value are the same as for every other option.
+            self._settings = dict(self.connector.load().python_settings(self.options))
         return self._settings
 
     def native(self) -> ModuleType:
