@@ -221,3 +221,25 @@ def test_log_level_trace_is_below_debug_and_verbose_is_refused() -> None:
     with pytest.raises(ConfigError, match=r"option `logLevel`"):
         DefaultSource({"keyspace": "k", "table": "t", "loglevel": "verbose"}).native()
     logging.getLogger("spark_ds").setLevel(logging.NOTSET)
+
+
+def test_errors_through_spark_carry_the_stable_prefix(spark, people) -> None:
+    """Spark wraps our errors: users match the `[cassandra] <operation>:` prefix."""
+    from pyspark.errors import AnalysisException, PythonException
+    from pyspark_ds_cassandra import SparkDsError
+
+    # schema(): a bad option, on the driver.
+    with pytest.raises(AnalysisException) as schema_failure:
+        spark.read.format("cassandra").options(**people, fetchsise="10").load()
+    assert "[cassandra] options: " in str(schema_failure.value), str(schema_failure.value)
+    assert "did you mean `fetchSize`?" in str(schema_failure.value)
+    assert not isinstance(schema_failure.value, SparkDsError)
+
+    # A task: Cassandra refuses a partition key over 64 KiB, which only the write finds.
+    keys = {**people, "table": "keys"}
+    too_long = spark.createDataFrame([("k" * 70_000, 1)], "k STRING, v INT")
+    with pytest.raises(PythonException) as task_failure:
+        too_long.write.format("cassandra").options(**keys).mode("append").save()
+    message = str(task_failure.value)
+    assert re.search(r"\[cassandra\] [a-z ]+: ", message), message[-2000:]
+    assert not isinstance(task_failure.value, SparkDsError)
