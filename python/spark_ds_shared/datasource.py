@@ -41,12 +41,13 @@ class NativeDataSource(NativeBacked, DataSource):
 
     def reader(self, schema: StructType) -> DataSourceReader:
         columns = list(schema.fieldNames())
-        if (
-            self.settings()["pushdown"]
-            and features.has_filter_pushdown()
-            and features.called_from_pushdown_planner()
-        ):
-            return self.pushdown_reader_class(self.connector, self.options, columns)
+        self.native()  # validates the options and routes this process's logs
+        if self.settings()["pushdown"] and features.has_filter_pushdown():
+            if features.called_from_pushdown_planner():
+                return self.pushdown_reader_class(self.connector, self.options, columns)
+            # Unfiltered reads reach the read planner even with pushdown on: no warning then.
+            if features.read_planner_has_pushdown_on() is not True:
+                features.warn_pushdown_not_planned(self.log, self.connector.system)
         return self.reader_class(self.connector, self.options, columns)
 
     def writer(self, schema: StructType, overwrite: bool) -> DataSourceWriter:
