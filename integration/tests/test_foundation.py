@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import struct
 import subprocess
 import sys
 from typing import Any
@@ -243,3 +244,38 @@ def test_errors_through_spark_carry_the_stable_prefix(spark, people) -> None:
     message = str(task_failure.value)
     assert re.search(r"\[cassandra\] [a-z ]+: ", message), message[-2000:]
     assert not isinstance(task_failure.value, SparkDsError)
+
+
+def test_only_exact_record_batches_skip_arrow_validation(people, cassandra_env) -> None:
+    import pyarrow as pa
+    from pyspark_ds_cassandra import _native
+
+    schema = pa.schema([("id", pa.int32()), ("name", pa.string())])
+
+    class CArrayBatch:
+        """Another library's batch: only the Arrow PyCapsule interface."""
+
+        def __init__(self, data: Any) -> None:
+            self.data = data
+
+        def __arrow_c_array__(self, requested_schema: Any = None) -> Any:
+            return self.data.__arrow_c_array__(requested_schema)
+
+    good = pa.record_batch([pa.array([1, 2], pa.int32()), pa.array(["a", "b"])], schema=schema)
+    exact = pa.record_batch([pa.array([3], pa.int32()), pa.array(["c"])], schema=schema)
+    # Offsets 0, 3, 1 run backwards: only a full validation notices.
+    offsets = pa.py_buffer(struct.pack("<3i", 0, 3, 1))
+    names = pa.Array.from_buffers(pa.string(), 2, [None, offsets, pa.py_buffer(b"abc")])
+    bad = pa.StructArray.from_arrays([pa.array([7, 8], pa.int32()), names], names=["id", "name"])
+
+    writer = _native.open_writer(people, schema)
+    writer.write(CArrayBatch(good))  # validated, and valid
+    writer.write(exact)  # pyarrow's own batch: the fast path
+    with pytest.raises(Exception, match=r"(?i)offset"):
+        writer.write(CArrayBatch(bad))
+    assert writer.finish()["rows"] == 3
+
+    session = cql_session(cassandra_env)
+    rows = session.execute(f"SELECT id, name FROM {people['keyspace']}.people")
+    assert sorted((r.id, r.name) for r in rows) == [(1, "a"), (2, "b"), (3, "c")]
+    session.cluster.shutdown()
