@@ -279,3 +279,38 @@ def test_only_exact_record_batches_skip_arrow_validation(people, cassandra_env) 
     rows = session.execute(f"SELECT id, name FROM {people['keyspace']}.people")
     assert sorted((r.id, r.name) for r in rows) == [(1, "a"), (2, "b"), (3, "c")]
     session.cluster.shutdown()
+
+
+FORK_SCRIPT = r"""
+import json, os, sys
+from pyspark_ds_cassandra import _native
+
+options = json.loads(sys.argv[1])
+before = [f.name for f in _native.describe(options)[1]]  # starts the runtime, connects
+pid = os.fork()
+if pid == 0:
+    try:
+        after = [f.name for f in _native.describe(options)[1]]
+        os._exit(0 if after == before else 3)
+    except BaseException as e:
+        print("child failed:", repr(e), file=sys.stderr, flush=True)
+        os._exit(4)
+_, status = os.waitpid(pid, 0)
+print("child exit", os.waitstatus_to_exitcode(status))
+"""
+
+
+def test_native_module_works_in_a_forked_child(people) -> None:
+    """Spark's daemon forks workers from a process that may have used the native runtime."""
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", FORK_SCRIPT, json.dumps(people)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as hung:
+        pytest.fail(f"the forked child hung: {hung.stderr!r}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().endswith("child exit 0"), result.stdout + result.stderr[-3000:]
