@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import struct
 import subprocess
 import sys
+import textwrap
 from typing import Any
 
 import pytest
@@ -222,6 +224,27 @@ def test_log_level_trace_is_below_debug_and_verbose_is_refused() -> None:
     with pytest.raises(ConfigError, match=r"option `logLevel`"):
         DefaultSource({"keyspace": "k", "table": "t", "loglevel": "verbose"}).native()
     logging.getLogger("spark_ds").setLevel(logging.NOTSET)
+
+
+def test_connector_logs_default_to_warning_unless_asked() -> None:
+    code = textwrap.dedent(
+        """
+        import logging, os
+        from pyspark_ds_cassandra import DefaultSource
+        DefaultSource({"keyspace": "k", "table": "t"}).native()
+        print(logging.getLevelName(logging.getLogger("spark_ds").level))
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if k != "SPARK_DS_LOG_LEVEL"}
+    quiet = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False
+    )
+    assert quiet.stdout.strip() == "WARNING", quiet.stderr
+    env["SPARK_DS_LOG_LEVEL"] = "info"
+    asked = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False
+    )
+    assert asked.stdout.strip() == "INFO", asked.stderr
 
 
 def test_errors_through_spark_carry_the_stable_prefix(spark, people) -> None:

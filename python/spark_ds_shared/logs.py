@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 ROOT_LOGGER = "spark_ds"
+LEVEL_ENV = "SPARK_DS_LOG_LEVEL"
 
 # Rust's `trace` sits below DEBUG; the native bridge forwards its records at level 5 too.
 TRACE = 5
@@ -30,8 +32,9 @@ def python_level(level: str) -> int:
 def ensure_handler(level: str | None = None) -> logging.Logger:
     """Gives the ``spark_ds`` logger a stderr handler unless the application set one.
 
-    Python workers' stderr lands in the executor log; without a handler Python would drop
-    INFO records such as the per-task summary line.
+    Python workers' stderr lands in the executor log. The level is WARNING unless the user
+    asks for more with the `logLevel` option or the ``SPARK_DS_LOG_LEVEL`` environment
+    variable; at INFO each task logs a one-line summary.
     """
     logger = logging.getLogger(ROOT_LOGGER)
     if not logger.handlers:
@@ -42,5 +45,6 @@ def ensure_handler(level: str | None = None) -> logging.Logger:
     if level:
         logger.setLevel(python_level(level))
     elif logger.level == logging.NOTSET:
-        logger.setLevel(logging.INFO)
+        wanted = os.environ.get(LEVEL_ENV, "").strip().lower()
+        logger.setLevel(_LEVELS.get(wanted, logging.WARNING))
     return logger
