@@ -120,11 +120,12 @@ ONE_EXCEPT_SCRIPT = r"""
 import pickle, sys
 import pyspark_ds_mongodb as mongodb
 import pyspark_ds_cassandra as cassandra
+from pyspark_ds_cassandra import _native as cassandra_native
 from pyspark_ds_mongodb import _native as mongodb_native
 
 assert cassandra.SparkDsError is mongodb.SparkDsError
 try:
-    cassandra._native.validate_options({"keyspace": "k", "table": "t", "fetchsize": "many"})
+    cassandra_native.validate_options({"keyspace": "k", "table": "t", "fetchsize": "many"})
 except mongodb.ConfigError as e:
     config_error = e
 try:
