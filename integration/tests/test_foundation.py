@@ -338,3 +338,31 @@ def test_native_module_works_in_a_forked_child(people) -> None:
         pytest.fail(f"the forked child hung: {hung.stderr!r}")
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().endswith("child exit 0"), result.stdout + result.stderr[-3000:]
+
+
+def test_an_aborted_overwrite_does_not_claim_a_rerun_converges(caplog) -> None:
+    import logging
+
+    from pyspark.sql.types import IntegerType, StructField, StructType
+    from pyspark_ds_cassandra._shared.commit import TaskCommit
+    from pyspark_ds_cassandra._shared.writer import NativeArrowWriter
+    from pyspark_ds_cassandra.datasource import CONNECTOR
+
+    schema = StructType([StructField("id", IntegerType())])
+    finished = [TaskCommit(partition_id=0, counters={"rows": 7}), None]
+    logger = logging.getLogger("spark_ds")
+    propagate = logger.propagate
+    logger.propagate = False
+    logger.addHandler(caplog.handler)
+    try:
+        for overwrite in (False, True):
+            writer = NativeArrowWriter(CONNECTOR, {"keyspace": "k", "table": "t"}, schema)
+            writer.overwrite = overwrite
+            writer.abort(finished)
+    finally:
+        logger.removeHandler(caplog.handler)
+        logger.propagate = propagate
+    append, overwrite_message = [r.getMessage() for r in caplog.records]
+    assert "rerunning the job converges" in append and "7 rows" in append
+    assert "rerunning" not in overwrite_message
+    assert "emptied by the overwrite" in overwrite_message and "7 rows" in overwrite_message
