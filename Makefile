@@ -34,6 +34,7 @@ lint: python
 	cargo clippy --workspace --all-targets -- -D warnings
 	command -v cargo-machete >/dev/null || cargo install --locked cargo-machete
 	cargo machete
+	$(VENV)/bin/python integration/scripts/sync-shared.py --check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy

@@ -16,24 +16,12 @@ if [[ "${SPARK_DS_PORTABLE_WHEELS:-1}" == "1" ]] && "$venv/bin/python" -c "impor
   portable=(--zig --compatibility manylinux2014)
 fi
 mkdir -p "$root/dist"
-# Each package's `_shared` is a link to python/spark_ds_shared, and maturin packs links as
-# nothing: build from a staged copy of the connector's Python side with links resolved.
-stage_connector() {
-  local name="$1" stage="$CARGO_TARGET_DIR/stage/$1"
-  rm -rf "$stage" && mkdir -p "$stage"
-  cp -L "$root/connectors/$name/README.md" "$stage/"
-  cp -rL "$root/connectors/$name/python" "$stage/python"
-  find "$stage/python" -name __pycache__ -prune -exec rm -rf {} +
-  sed "s|^manifest-path = .*|manifest-path = \"$root/connectors/$name/py/Cargo.toml\"|" \
-    "$root/connectors/$name/pyproject.toml" > "$stage/pyproject.toml"
-  echo "$stage"
-}
-
 for name in "${connectors[@]}"; do
   start=$SECONDS
   rm -f "$root"/dist/spark_ds_"${name}"-*.whl
-  stage="$(stage_connector "$name")"
-  (cd "$stage" && PATH="$venv/bin:$PATH" "$venv/bin/maturin" build --release \
+  # Straight from the connector's directory, as `pip wheel` or `maturin build` there would:
+  # the vendored `_shared` glue is committed (integration/scripts/sync-shared.py).
+  (cd "$root/connectors/$name" && PATH="$venv/bin:$PATH" "$venv/bin/maturin" build --release \
     --interpreter "$venv/bin/python" "${portable[@]}" --out "$root/dist" >/dev/null)
   echo "built spark-ds-$name in $((SECONDS - start)) s"
 done

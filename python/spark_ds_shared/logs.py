@@ -9,12 +9,34 @@ import sys
 ROOT_LOGGER = "spark_ds"
 LOG_FILE_ENV = "SPARK_DS_LOG_FILE"
 
+LEVEL_ENV = "SPARK_DS_LOG_LEVEL"
+
+# Rust's `trace` sits below DEBUG; the native bridge forwards its records at level 5 too.
+TRACE = 5
+logging.addLevelName(TRACE, "TRACE")
+
+_LEVELS = {
+    "off": logging.CRITICAL + 10,
+    "error": logging.ERROR,
+    "warn": logging.WARNING,
+    "warning": logging.WARNING,
+    "info": logging.INFO,
+    "debug": logging.DEBUG,
+    "trace": TRACE,
+}
+
+
+def python_level(level: str) -> int:
+    """The Python logging level of a `logLevel` value (validated by the native options)."""
+    return _LEVELS[level.strip().lower()]
+
 
 def ensure_handler(level: str | None = None) -> logging.Logger:
     """Gives the ``spark_ds`` logger a stderr handler unless the application set one.
 
-    Python workers' stderr lands in the executor log; without a handler Python would drop
-    INFO records such as the per-task summary line.
+    Python workers' stderr lands in the executor log. The level is WARNING unless the user
+    asks for more with the `logLevel` option or the ``SPARK_DS_LOG_LEVEL`` environment
+    variable; at INFO each task logs a one-line summary.
     """
     logger = logging.getLogger(ROOT_LOGGER)
     if not logger.handlers:
@@ -24,9 +46,10 @@ def ensure_handler(level: str | None = None) -> logging.Logger:
         logger.propagate = False
     add_file_handler(logger)
     if level:
-        logger.setLevel(level.upper())
+        logger.setLevel(python_level(level))
     elif logger.level == logging.NOTSET:
-        logger.setLevel(logging.INFO)
+        wanted = os.environ.get(LEVEL_ENV, "").strip().lower()
+        logger.setLevel(_LEVELS.get(wanted, logging.WARNING))
     return logger
 
 

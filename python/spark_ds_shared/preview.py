@@ -9,11 +9,18 @@ from __future__ import annotations
 from pyspark.sql.datasource import DataSource, DataSourceReader, DataSourceWriter
 from pyspark.sql.types import StructType
 
+from .base import Connector
 from .errors import ConfigError
 
 
 class PreviewDataSource(DataSource):
     """Registers a format name; reading and writing raise a clear error."""
+
+    connector: Connector
+
+    @classmethod
+    def name(cls) -> str:
+        return cls.connector.system
 
     def _unavailable(self, what: str) -> ConfigError:
         return ConfigError(

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 use spark_ds_cassandra as cassandra;
 use spark_ds_core::Result;
 use spark_ds_pybridge::arrow::{from_pyarrow, schema_from_pyarrow, schema_to_pyarrow, to_pyarrow};
@@ -33,6 +34,19 @@ fn options_table() -> String {
 #[pyfunction]
 fn validate_options(py: Python<'_>, options: RawOptions) -> PyResult<()> {
     run(py, "validate options", || config(&options).map(|_| ()))
+}
+
+/// The options the Python glue acts on, validated by the same definitions as every other
+/// option (aliases, choices): `{"pushdown": bool, "logLevel": str | None}`.
+#[pyfunction]
+fn python_settings<'py>(py: Python<'py>, options: RawOptions) -> PyResult<Bound<'py, PyDict>> {
+    let (pushdown, log_level) = run(py, "validate options", || {
+        config(&options).map(|cfg| (cfg.pushdown, cfg.log.log_level.map(|l| l.name())))
+    })?;
+    let settings = PyDict::new(py);
+    settings.set_item("pushdown", pushdown)?;
+    settings.set_item("logLevel", log_level)?;
+    Ok(settings)
 }
 
 /// The table's schema: (pyarrow schema, partition key, clustering key); PySpark converts
@@ -150,6 +164,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     spark_ds_pybridge::init_module(m, "pyspark_ds_cassandra")?;
     m.add_function(wrap_pyfunction!(options_table, m)?)?;
     m.add_function(wrap_pyfunction!(validate_options, m)?)?;
+    m.add_function(wrap_pyfunction!(python_settings, m)?)?;
     m.add_function(wrap_pyfunction!(describe, m)?)?;
     m.add_function(wrap_pyfunction!(push_filters, m)?)?;
     m.add_function(wrap_pyfunction!(plan_partitions, m)?)?;

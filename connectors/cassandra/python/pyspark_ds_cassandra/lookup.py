@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from ._shared.base import describe, spark_schema
+from .datasource import CONNECTOR
+
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
-
-NATIVE = "pyspark_ds_cassandra._native"
 
 
 def join_with_cassandra_table(
@@ -25,17 +25,14 @@ def join_with_cassandra_table(
     (`keyspace`, `table`, `host`, ...). Inner-join semantics: keys with no row are dropped.
     """
     merged = {str(k).lower(): str(v) for k, v in {**dict(options or {}), **more_options}.items()}
-    native = importlib.import_module(NATIVE)
-    from pyspark.sql.pandas.types import from_arrow_schema
-
-    arrow_schema, _partition_key, _clustering_key = native.describe(merged)
-    spark_schema = from_arrow_schema(arrow_schema)
+    arrow_schema = describe(CONNECTOR.load(), merged).arrow_schema
     columns = [field.name for field in arrow_schema]
+    connector = CONNECTOR
 
     def lookup_batches(batches: Iterator[Any]) -> Iterator[Any]:
-        executor_native = importlib.import_module(NATIVE)
+        executor_native = connector.load()
         for batch in batches:
             found, _queries, _rows = executor_native.lookup(merged, columns, batch)
             yield found
 
-    return keys.mapInArrow(lookup_batches, spark_schema)
+    return keys.mapInArrow(lookup_batches, spark_schema(arrow_schema))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from ._shared.base import Connector
 from ._shared.preview import PreviewDataSource
+
+CONNECTOR = Connector(system="mongodb", native="pyspark_ds_mongodb._native")
 
 
 class MongoDBDataSource(PreviewDataSource):
     """Spark data source registered as `mongodb`."""
 
-    @classmethod
-    def name(cls) -> str:
-        return "mongodb"
+    connector = CONNECTOR

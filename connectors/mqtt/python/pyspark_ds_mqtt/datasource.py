@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from ._shared.base import Connector
 from ._shared.preview import PreviewDataSource
+
+CONNECTOR = Connector(system="mqtt", native="pyspark_ds_mqtt._native")
 
 
 class MqttDataSource(PreviewDataSource):
     """Spark data source registered as `mqtt`."""
 
-    @classmethod
-    def name(cls) -> str:
-        return "mqtt"
+    connector = CONNECTOR

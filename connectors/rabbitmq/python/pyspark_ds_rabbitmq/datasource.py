@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from ._shared.base import Connector
 from ._shared.preview import PreviewDataSource
+
+CONNECTOR = Connector(system="rabbitmq", native="pyspark_ds_rabbitmq._native")
 
 
 class RabbitMQDataSource(PreviewDataSource):
     """Spark data source registered as `rabbitmq`."""
 
-    @classmethod
-    def name(cls) -> str:
-        return "rabbitmq"
+    connector = CONNECTOR

@@ -1,36 +1,38 @@
-"""Batch readers: partitions planned in Rust, Arrow batches built in Rust."""
+"""Batch readers: partitions planned in native code, Arrow batches built in native code.
+
+The native module provides ``plan_partitions``, ``open_reader`` and (for pushdown)
+``push_filters``; see a connector's ``_native.pyi``.
+"""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from pyspark.sql.datasource import DataSourceReader, InputPartition
 
-from ._shared.base import NativeBacked
+from .base import Connector, NativeBacked
 from .filters import encode_filters
 
-log = logging.getLogger("spark_ds.cassandra")
 
-
-class CassandraPartition(InputPartition):
+class NativePartition(InputPartition):
     """One planned read partition; `value` is the native planner's JSON."""
 
 
-class CassandraReader(NativeBacked, DataSourceReader):
-    """Reads the token ranges (or pushed partition keys) of one table."""
+class NativeReader(NativeBacked, DataSourceReader):
+    """Reads the partitions the native planner splits the source into."""
 
-    _native_module = "pyspark_ds_cassandra._native"
-
-    def __init__(self, options: Mapping[str, str], columns: list[str]) -> None:
+    def __init__(
+        self, connector: Connector, options: Mapping[str, str], columns: list[str]
+    ) -> None:
+        self.connector = connector
         self.options = dict(options)
         self.columns = columns
         self.pushdown_state: str | None = None
 
     def partitions(self) -> list[InputPartition]:
         planned = self.native().plan_partitions(self.options, self.columns, self.pushdown_state)
-        return [CassandraPartition(p) for p in planned]
+        return [NativePartition(p) for p in planned]
 
     def read(self, partition: InputPartition) -> Iterator[Any]:
         stream = self.native().open_reader(
@@ -42,7 +44,7 @@ class CassandraReader(NativeBacked, DataSourceReader):
             stream.close()
 
 
-class CassandraPushdownReader(CassandraReader):
+class NativePushdownReader(NativeReader):
     """The reader Spark's filter-pushdown planner gets (Spark 4.1+, pushdown enabled)."""
 
     def pushFilters(self, filters: list[Any]) -> Iterable[Any]:
@@ -54,5 +56,5 @@ class CassandraPushdownReader(CassandraReader):
         self.pushdown_state = str(state)
         pushed = {positions[i] for i in accepted}
         if pushed:
-            log.info("cassandra pushdown: %s", explain)
+            self.log.info("%s pushdown: %s", self.connector.system, explain)
         return [f for i, f in enumerate(filters) if i not in pushed]

@@ -1,0 +1,76 @@
+"""Spark's pushed filter objects as the JSON the native planner reads.
+
+Values are plain JSON where JSON can hold them exactly; timestamps, dates, decimals and
+bytes are tagged so the planner converts them into the column's CQL type without guessing.
+A filter that cannot be encoded is left to Spark.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+from typing import Any
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_EPOCH_DATE = dt.date(1970, 1, 1)
+
+_OPS = {
+    "EqualTo": "eq",
+    "GreaterThan": "gt",
+    "GreaterThanOrEqual": "ge",
+    "LessThan": "lt",
+    "LessThanOrEqual": "le",
+    "In": "in",
+    "IsNull": "is_null",
+    "IsNotNull": "is_not_null",
+    "StringStartsWith": "starts_with",
+}
+
+
+class UnencodableError(ValueError):
+    """The filter has a value or shape the native planner does not take."""
+
+
+def encode_value(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value
+    if isinstance(value, dt.datetime):
+        aware = value if value.tzinfo else value.astimezone()
+        delta = aware - _EPOCH
+        return {"$ts": (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds}
+    if isinstance(value, dt.date):
+        return {"$date": (value - _EPOCH_DATE).days}
+    if isinstance(value, Decimal):
+        return {"$dec": str(value)}
+    if isinstance(value, (bytes, bytearray)):
+        return {"$bin": bytes(value).hex()}
+    raise UnencodableError(type(value).__name__)
+
+
+def encode_filter(flt: Any) -> dict[str, Any]:
+    op = _OPS.get(type(flt).__name__)
+    attribute: tuple[str, ...] = getattr(flt, "attribute", ())
+    if op is None or len(attribute) != 1:
+        raise UnencodableError(type(flt).__name__)
+    encoded: dict[str, Any] = {"op": op, "column": attribute[0]}
+    if op == "in":
+        encoded["values"] = [encode_value(v) for v in flt.value]
+    elif op not in ("is_null", "is_not_null"):
+        encoded["value"] = encode_value(flt.value)
+    return encoded
+
+
+def encode_filters(filters: list[Any]) -> tuple[str, list[int]]:
+    """JSON of the encodable filters and, for each, its index in `filters`."""
+    encoded: list[dict[str, Any]] = []
+    positions: list[int] = []
+    for index, flt in enumerate(filters):
+        try:
+            encoded.append(encode_filter(flt))
+        except UnencodableError:
+            continue
+        positions.append(index)
+    return json.dumps(encoded), positions

@@ -1,0 +1,74 @@
+"""Makes native log lines and task summaries visible in Spark's executor logs."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+ROOT_LOGGER = "spark_ds"
+LOG_FILE_ENV = "SPARK_DS_LOG_FILE"
+
+LEVEL_ENV = "SPARK_DS_LOG_LEVEL"
+
+# Rust's `trace` sits below DEBUG; the native bridge forwards its records at level 5 too.
+TRACE = 5
+logging.addLevelName(TRACE, "TRACE")
+
+_LEVELS = {
+    "off": logging.CRITICAL + 10,
+    "error": logging.ERROR,
+    "warn": logging.WARNING,
+    "warning": logging.WARNING,
+    "info": logging.INFO,
+    "debug": logging.DEBUG,
+    "trace": TRACE,
+}
+
+
+def python_level(level: str) -> int:
+    """The Python logging level of a `logLevel` value (validated by the native options)."""
+    return _LEVELS[level.strip().lower()]
+
+
+def ensure_handler(level: str | None = None) -> logging.Logger:
+    """Gives the ``spark_ds`` logger a stderr handler unless the application set one.
+
+    Python workers' stderr lands in the executor log. The level is WARNING unless the user
+    asks for more with the `logLevel` option or the ``SPARK_DS_LOG_LEVEL`` environment
+    variable; at INFO each task logs a one-line summary.
+    """
+    logger = logging.getLogger(ROOT_LOGGER)
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
+    add_file_handler(logger)
+    if level:
+        logger.setLevel(python_level(level))
+    elif logger.level == logging.NOTSET:
+        wanted = os.environ.get(LEVEL_ENV, "").strip().lower()
+        logger.setLevel(_LEVELS.get(wanted, logging.WARNING))
+    return logger
+
+
+class _LogFileHandler(logging.FileHandler):
+    """The handler :func:`add_file_handler` adds (its own class, so it is added only once)."""
+
+
+def add_file_handler(logger: logging.Logger) -> None:
+    """Also appends ``logger``'s records to the file named by ``SPARK_DS_LOG_FILE``, if set.
+
+    Python workers inherit the Spark JVM's environment, so setting the variable before the
+    session starts collects every worker's records (e.g. task summaries) in one file: tests
+    read it to prove what happened inside tasks. One handler per process, added once.
+    """
+    path = os.environ.get(LOG_FILE_ENV)
+    if not path or any(isinstance(h, _LogFileHandler) for h in logger.handlers):
+        return
+    handler = _LogFileHandler(path, mode="a", encoding="utf-8", delay=True)
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
+    )
+    logger.addHandler(handler)
