@@ -39,13 +39,14 @@ def keyspace(cql) -> str:
 
 
 @pytest.fixture
-def full_table(cql, keyspace) -> str:
+def full_table(cql, keyspace) -> tuple[str, str]:
+    """(keyspace, table) of a new table holding ROWS rows."""
     table = unique("people")
     cql.execute(f"CREATE TABLE {keyspace}.{table} (id int PRIMARY KEY, name text)")
     insert = cql.prepare(f"INSERT INTO {keyspace}.{table} (id, name) VALUES (?, ?)")
     for i in range(ROWS):
         cql.execute(insert, (i, f"n{i}"))
-    return table
+    return keyspace, table
 
 
 def rows_of(cql, keyspace: str, table: str) -> set[tuple[int, str]]:
@@ -84,30 +85,32 @@ MODES = {
 
 @pytest.mark.parametrize("mode_name", list(MODES))
 def test_unknown_column_fails_before_any_side_effect(
-    spark, env, cql, keyspace, full_table, mode_name
+    spark, env, cql, full_table, mode_name
 ) -> None:
+    keyspace, table = full_table
     mode, extra = MODES[mode_name]
-    before = rows_of(cql, keyspace, full_table)
+    before = rows_of(cql, keyspace, table)
     assert len(before) == ROWS
     df = spark.createDataFrame(*UNKNOWN_COLUMN)
-    options = connector_options(env, keyspace=keyspace, table=full_table, **extra)
+    options = connector_options(env, keyspace=keyspace, table=table, **extra)
     message = write_without_tasks(spark, df, options, mode)
     assert "column `nme` does not exist" in message, message
     assert "did you mean `name`" in message, message
-    assert rows_of(cql, keyspace, full_table) == before
+    assert rows_of(cql, keyspace, table) == before
 
 
 @pytest.mark.parametrize("mode_name", list(MODES))
 def test_unconvertible_key_type_fails_before_any_side_effect(
-    spark, env, cql, keyspace, full_table, mode_name
+    spark, env, cql, full_table, mode_name
 ) -> None:
+    keyspace, table = full_table
     mode, extra = MODES[mode_name]
-    before = rows_of(cql, keyspace, full_table)
+    before = rows_of(cql, keyspace, table)
     df = spark.createDataFrame(*STRING_KEY)
-    options = connector_options(env, keyspace=keyspace, table=full_table, **extra)
+    options = connector_options(env, keyspace=keyspace, table=table, **extra)
     message = write_without_tasks(spark, df, options, mode)
     assert "`id`" in message and "int" in message.lower(), message
-    assert rows_of(cql, keyspace, full_table) == before
+    assert rows_of(cql, keyspace, table) == before
 
 
 def test_create_table_with_a_missing_option_column_creates_nothing(
