@@ -1,7 +1,8 @@
-//! Core errors become instances of the package's own exception classes.
+//! Core errors become instances of the spark-ds exception classes.
 //!
 //! The classes are defined in Python (`<package>._shared.errors`) so that they are real,
-//! picklable classes with one root, `SparkDsError`, per package.
+//! picklable classes. Every vendored copy reuses the classes the first one created, so a
+//! process has one root, `SparkDsError`, shared by all installed connectors.
 
 use std::sync::OnceLock;
 

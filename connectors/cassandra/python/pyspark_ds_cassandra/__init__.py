@@ -10,10 +10,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ._shared.errors import (
+    AlreadyExistsError,
     AuthError,
     ConfigError,
     DataError,
     InternalError,
+    NotFoundError,
     PermanentError,
     RateLimitedError,
     SparkDsError,
@@ -35,12 +37,14 @@ def register(spark: SparkSession) -> None:
 
 
 __all__ = [
+    "AlreadyExistsError",
     "AuthError",
     "CassandraDataSource",
     "ConfigError",
     "DataError",
     "DefaultSource",
     "InternalError",
+    "NotFoundError",
     "PermanentError",
     "RateLimitedError",
     "SparkDsError",

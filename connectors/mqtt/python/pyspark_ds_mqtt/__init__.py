@@ -9,10 +9,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ._shared.errors import (
+    AlreadyExistsError,
     AuthError,
     ConfigError,
     DataError,
     InternalError,
+    NotFoundError,
     PermanentError,
     RateLimitedError,
     SparkDsError,
@@ -33,12 +35,14 @@ def register(spark: SparkSession) -> None:
 
 
 __all__ = [
+    "AlreadyExistsError",
     "AuthError",
     "ConfigError",
     "DataError",
     "DefaultSource",
     "InternalError",
     "MqttDataSource",
+    "NotFoundError",
     "PermanentError",
     "RateLimitedError",
     "SparkDsError",

@@ -9,10 +9,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ._shared.errors import (
+    AlreadyExistsError,
     AuthError,
     ConfigError,
     DataError,
     InternalError,
+    NotFoundError,
     PermanentError,
     RateLimitedError,
     SparkDsError,
@@ -33,11 +35,13 @@ def register(spark: SparkSession) -> None:
 
 
 __all__ = [
+    "AlreadyExistsError",
     "AuthError",
     "ConfigError",
     "DataError",
     "DefaultSource",
     "InternalError",
+    "NotFoundError",
     "PermanentError",
     "RateLimitedError",
     "RestDataSource",

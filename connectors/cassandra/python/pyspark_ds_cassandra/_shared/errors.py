@@ -70,6 +70,16 @@ class PermanentError(SparkDsError):
 
 
 @_once
+class NotFoundError(PermanentError):
+    """The keyspace, table, collection, queue, topic or URL named does not exist."""
+
+
+@_once
+class AlreadyExistsError(PermanentError):
+    """The object to be created exists already (or holds rows where none may be)."""
+
+
+@_once
 class DataError(SparkDsError):
     """A value could not be converted between Spark and the system's types."""
 
@@ -80,10 +90,12 @@ class InternalError(SparkDsError):
 
 
 __all__ = [
+    "AlreadyExistsError",
     "AuthError",
     "ConfigError",
     "DataError",
     "InternalError",
+    "NotFoundError",
     "PermanentError",
     "RateLimitedError",
     "SparkDsError",
