@@ -45,13 +45,13 @@ def spark_ds_log_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-# `<system> <task>: <rows> rows, <bytes>, <n> <requests>, <n> retries, <n> breaker trips...`
+# `<system> <task>: <rows> rows, <bytes>, <n> <requests>, <n> retries[, <n> errors] in …`
 # as written by core/src/metrics.rs `summary_line`, logged to `spark_ds.<system>`. The system
 # word is matched loosely: redaction may have masked it (as when the password is "cassandra").
 SUMMARY = re.compile(
     r" (?P<logger>spark_ds\.\w+): (?P<system>\S+) (?P<task>(?:read|write|lookup)\b.*?): "
-    r"(?P<rows>\d+) rows, [^,]+, (?P<requests>\d+) \w+, (?P<retries>\d+) retries, "
-    r"(?P<trips>\d+) breaker trips"
+    r"(?P<rows>\d+) rows, [^,]+, (?P<requests>\d+) \w+, (?P<retries>\d+) retries"
+    r"(?:, (?P<errors>\d+) errors)? in "
 )
 
 
@@ -64,7 +64,7 @@ class TaskSummary:
     rows: int
     requests: int
     retries: int
-    breaker_trips: int
+    errors: int
     line: str
 
 
@@ -97,7 +97,7 @@ class TaskLog:
                         rows=int(match["rows"]),
                         requests=int(match["requests"]),
                         retries=int(match["retries"]),
-                        breaker_trips=int(match["trips"]),
+                        errors=int(match["errors"] or 0),
                         line=line,
                     )
                 )
