@@ -125,10 +125,6 @@ impl OptionSpecs {
         }
     }
 
-    pub fn system(&self) -> &'static str {
-        self.system
-    }
-
     fn resolved(&self) -> Vec<Resolved> {
         self.groups
             .iter()
@@ -311,14 +307,6 @@ pub struct Options {
 }
 
 impl Options {
-    pub fn system(&self) -> &'static str {
-        self.system
-    }
-
-    pub fn is_set(&self, name: &str) -> bool {
-        self.values.contains_key(name)
-    }
-
     fn value(&self, name: &str) -> Option<&OptionValue> {
         self.values.get(name)
     }
