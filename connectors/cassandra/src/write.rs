@@ -91,16 +91,16 @@ pub async fn prepare_write(cfg: &Config, schema: &Schema, overwrite: bool) -> Re
         build_statement(cfg, &table_meta(&session, cfg).await?, schema)?;
         return Ok(true);
     };
+    if overwrite && !cfg.confirm_truncate {
+        return Err(Error::config(
+            SYSTEM,
+            format!(
+                "mode(\"overwrite\") would TRUNCATE {ks}.{table} (all rows removed); set option `confirmTruncate` to true to allow it, or use mode(\"append\")"
+            ),
+        ));
+    }
     build_statement(cfg, &meta, schema)?;
     if overwrite {
-        if !cfg.confirm_truncate {
-            return Err(Error::config(
-                SYSTEM,
-                format!(
-                    "mode(\"overwrite\") would TRUNCATE {ks}.{table} (all rows removed); set option `confirmTruncate` to true to allow it, or use mode(\"append\")"
-                ),
-            ));
-        }
         let cql = format!("TRUNCATE {}", cfg.qualified_table()?);
         log::info!(target: LOG, "{cql}");
         session

@@ -489,7 +489,8 @@ fn errors_are_clear() {
     ])))
     .unwrap()
     .unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Config);
+    // A missing keyspace is its own kind: write preparation branches on it.
+    assert_eq!(e.kind(), ErrorKind::NotFound);
     assert!(
         e.message().contains("does not exist") && e.message().contains(&ks),
         "{e}"
