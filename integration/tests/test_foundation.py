@@ -334,7 +334,7 @@ before = [f.name for f in _native.describe(options)[0]]  # starts the runtime, c
 pid = os.fork()
 if pid == 0:
     try:
-        after = [f.name for f in _native.describe(options)[1]]
+        after = [f.name for f in _native.describe(options)[0]]
         os._exit(0 if after == before else 3)
     except BaseException as e:
         print("child failed:", repr(e), file=sys.stderr, flush=True)
