@@ -65,30 +65,19 @@ impl TableMeta {
     }
 }
 
-/// Levenshtein distance.
-pub fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
-                .min(prev[j + 1] + 1)
-                .min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
 /// "; did you mean `x`?" or "; existing: a, b, c" (at most 10 names).
 pub fn nearest_hint<'a>(name: &str, names: impl Iterator<Item = &'a str>) -> String {
     let mut names: Vec<&str> = names.collect();
-    names.sort_by_key(|n| (edit_distance(&name.to_lowercase(), &n.to_lowercase()), *n));
+    names.sort_by_key(|n| {
+        (
+            strsim::levenshtein(&name.to_lowercase(), &n.to_lowercase()),
+            *n,
+        )
+    });
     match names.first() {
         None => String::new(),
         Some(best)
-            if edit_distance(&name.to_lowercase(), &best.to_lowercase())
+            if strsim::levenshtein(&name.to_lowercase(), &best.to_lowercase())
                 <= name.len().max(3) / 2 + 1 =>
         {
             format!("; did you mean `{best}`?")
