@@ -11,7 +11,7 @@ use spark_ds_core::{Error, Result};
 use crate::SYSTEM;
 use crate::errors::{execution_error, prepare_error};
 use crate::from_arrow::ValueConverter;
-use crate::options::{Config, consistency, quote};
+use crate::options::{Config, quote};
 use crate::schema::{project, table_meta};
 use crate::session::{evict_if_fatal, session};
 use crate::to_arrow::ColumnBuilder;
@@ -76,7 +76,7 @@ pub async fn lookup_with_stats(
         .prepare(cql.as_str())
         .await
         .map_err(|e| prepare_error("lookup", &cql, &e))?;
-    prepared.set_consistency(consistency(&cfg.consistency));
+    prepared.set_consistency(cfg.consistency.to_driver());
     // The option's range (1–1,000,000) fits an i32.
     prepared.set_page_size(cfg.fetch_size as i32);
     prepared.set_is_idempotent(true);

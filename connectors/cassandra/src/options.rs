@@ -217,11 +217,6 @@ impl Consistency {
     }
 }
 
-/// The driver's consistency for a configured level.
-pub(crate) fn consistency(level: &Consistency) -> scylla::statement::Consistency {
-    level.to_driver()
-}
-
 /// Validated, typed configuration: the shared groups, Cassandra's own options (reached
 /// through `Deref`), and what is derived from them. `Debug` never shows the password.
 #[derive(Clone, Debug)]

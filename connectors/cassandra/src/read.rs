@@ -24,7 +24,7 @@ use tokio::task::JoinHandle;
 
 use crate::SYSTEM;
 use crate::errors::{execution_error, prepare_error};
-use crate::options::{Config, consistency, quote};
+use crate::options::{Config, quote};
 use crate::pushdown::{PushState, json_to_cql};
 use crate::query::CqlQuery;
 use crate::ring::{
@@ -326,7 +326,7 @@ pub async fn open_reader(
         .map_err(|e| prepare_error("read", &plan.cql, &e))?;
     // The option's range (1–1,000,000) fits an i32.
     prepared.set_page_size(cfg.fetch_size as i32);
-    prepared.set_consistency(consistency(&cfg.consistency));
+    prepared.set_consistency(cfg.consistency.to_driver());
     prepared.set_is_idempotent(true);
     if let PartitionSpec::Ranges {
         replica: Some(addr),

@@ -19,7 +19,7 @@ use spark_ds_core::{
 
 use crate::SYSTEM;
 use crate::errors::{self, Cause};
-use crate::options::{Config, consistency};
+use crate::options::Config;
 
 /// Environment variables of the credential chain.
 pub const USERNAME_ENV: &str = "SPARK_DS_CASSANDRA_USERNAME";
@@ -136,7 +136,7 @@ async fn connect(cfg: &Config, creds: Option<(String, Secret)>) -> Result<Sessio
         policy = policy.prefer_datacenter(dc.clone());
     }
     let profile = ExecutionProfile::builder()
-        .consistency(consistency(&cfg.consistency))
+        .consistency(cfg.consistency.to_driver())
         .request_timeout(Some(cfg.timeouts.request_timeout))
         .load_balancing_policy(policy.build())
         .build();

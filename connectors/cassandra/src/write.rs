@@ -21,7 +21,7 @@ use tokio::task::JoinSet;
 use crate::SYSTEM;
 use crate::errors::{execution_error, prepare_error};
 use crate::from_arrow::ValueConverter;
-use crate::options::{BatchGrouping, Config, SaveMode, WriteMode, consistency, quote};
+use crate::options::{BatchGrouping, Config, SaveMode, WriteMode, quote};
 use crate::read::retry_policy;
 use crate::schema::{TableMeta, nearest_hint, table_meta};
 use crate::session::session;
@@ -498,7 +498,7 @@ pub async fn open_writer(cfg: &Config, schema: SchemaRef) -> Result<Box<dyn Batc
         .prepare(cql.as_str())
         .await
         .map_err(|e| prepare_error("write", &cql, &e))?;
-    prepared.set_consistency(consistency(&cfg.write_consistency));
+    prepared.set_consistency(cfg.write_consistency.to_driver());
     let idempotent = !plan.counter && !cfg.if_not_exists;
     prepared.set_is_idempotent(idempotent);
     let policy = if idempotent {
@@ -515,7 +515,7 @@ pub async fn open_writer(cfg: &Config, schema: SchemaRef) -> Result<Box<dyn Batc
             policy,
             metrics: TaskMetrics::with_request_noun("statements"),
             counters: Counters::default(),
-            consistency: consistency(&cfg.write_consistency),
+            consistency: cfg.write_consistency.to_driver(),
             counter: plan.counter,
         }),
         plan,
