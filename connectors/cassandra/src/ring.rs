@@ -107,53 +107,103 @@ pub struct Split<N> {
     pub ranges: Vec<TokenRange>,
 }
 
-/// Cuts the ring into about `count` splits of similar width, each owned by one replica;
-/// adjacent pieces of the same owner are merged.
+/// Cuts the ring into exactly `count` splits (one per owner at least, so `count` is
+/// raised to the number of owners), each owned by one replica. Owners get splits in
+/// proportion to the tokens they own; within an owner, its ranges in token order are cut
+/// into pieces of equal width, and adjacent pieces of one split are merged.
 pub fn plan_splits<N: Clone + Ord>(ranges: &[OwnedRange<N>], count: usize) -> Vec<Split<N>> {
-    let count = count.max(1) as u128;
-    let total: u128 = ranges.iter().map(|r| r.range.width()).sum();
-    if total == 0 {
-        return vec![];
+    let mut owners: Vec<(N, Vec<TokenRange>)> = Vec::new();
+    let mut sorted: Vec<&OwnedRange<N>> = ranges.iter().filter(|r| r.range.width() > 0).collect();
+    sorted.sort_by(|a, b| a.owner.cmp(&b.owner).then(a.range.cmp(&b.range)));
+    for r in sorted {
+        match owners.last_mut() {
+            Some((owner, list)) if *owner == r.owner => list.push(r.range),
+            _ => owners.push((r.owner.clone(), vec![r.range])),
+        }
     }
-    let target = total.div_ceil(count).max(1);
-    // Group the ring's ranges per owner, in token order.
-    let mut owners: Vec<N> = ranges.iter().map(|r| r.owner.clone()).collect();
-    owners.sort();
-    owners.dedup();
-    let mut splits = Vec::new();
-    for owner in owners {
-        let mut current: Vec<TokenRange> = Vec::new();
-        let mut current_width = 0u128;
-        for r in ranges.iter().filter(|r| r.owner == owner) {
-            // Pieces close to the target width; each joins the current split when that
-            // brings the split closer to the target, else it starts the next split.
-            let pieces = ((r.range.width() + target / 2) / target).max(1);
-            for piece in r.range.split(pieces) {
-                let pw = piece.width();
-                if !current.is_empty()
-                    && (current_width + pw).abs_diff(target) > current_width.abs_diff(target)
-                {
-                    splits.push(Split {
-                        owner: owner.clone(),
-                        ranges: std::mem::take(&mut current),
-                    });
-                    current_width = 0;
-                }
+    let widths: Vec<u128> = owners
+        .iter()
+        .map(|(_, list)| list.iter().map(TokenRange::width).sum())
+        .collect();
+    let shares = apportion(&widths, count);
+    owners
+        .into_iter()
+        .zip(shares)
+        .flat_map(|((owner, list), k)| {
+            cut_evenly(&list, k).into_iter().map(move |ranges| Split {
+                owner: owner.clone(),
+                ranges,
+            })
+        })
+        .collect()
+}
+
+/// Splits `count` among owners in proportion to `widths` (largest remainder), at least one
+/// each; the shares sum to `max(count, owners)`.
+fn apportion(widths: &[u128], count: usize) -> Vec<usize> {
+    let total: u128 = widths.iter().sum();
+    if widths.is_empty() || total == 0 {
+        return vec![1; widths.len()];
+    }
+    let count = count.max(widths.len());
+    let extra = (count - widths.len()) as u128;
+    // Everyone gets one; the rest goes by width, fractions settled largest first.
+    let exact: Vec<(u128, u128)> = widths
+        .iter()
+        .map(|w| ((extra * w) / total, (extra * w) % total))
+        .collect();
+    let mut shares: Vec<usize> = exact.iter().map(|(q, _)| 1 + *q as usize).collect();
+    let mut left = count - shares.iter().sum::<usize>();
+    let mut order: Vec<usize> = (0..widths.len()).collect();
+    order.sort_by(|&a, &b| exact[b].1.cmp(&exact[a].1).then(a.cmp(&b)));
+    for i in order {
+        if left == 0 {
+            break;
+        }
+        shares[i] += 1;
+        left -= 1;
+    }
+    shares
+}
+
+/// Cuts `ranges` (in token order) into `k` groups of equal total width; a range may be
+/// cut across two groups. Fewer groups only when there are fewer tokens than `k`.
+fn cut_evenly(ranges: &[TokenRange], k: usize) -> Vec<Vec<TokenRange>> {
+    let total: u128 = ranges.iter().map(TokenRange::width).sum();
+    let k = (k.max(1) as u128).min(total.max(1));
+    let mut groups: Vec<Vec<TokenRange>> = Vec::with_capacity(k as usize);
+    let mut current: Vec<TokenRange> = Vec::new();
+    let mut done = 0u128; // width already placed in earlier groups and `current`
+    let mut boundary = 1u128; // the group `current` fills
+    for range in ranges {
+        let mut start = range.start;
+        while start < range.end {
+            let left_in_range = (i128::from(range.end) - i128::from(start)) as u128;
+            let goal = total * boundary / k;
+            let take = if boundary == k {
+                left_in_range
+            } else {
+                left_in_range.min(goal - done)
+            };
+            let end = (i128::from(start) + take as i128) as i64;
+            if end > start {
                 match current.last_mut() {
-                    Some(last) if last.end == piece.start => last.end = piece.end,
-                    _ => current.push(piece),
+                    Some(last) if last.end == start => last.end = end,
+                    _ => current.push(TokenRange { start, end }),
                 }
-                current_width += pw;
+            }
+            done += take;
+            start = end;
+            if boundary < k && done == goal {
+                groups.push(std::mem::take(&mut current));
+                boundary += 1;
             }
         }
-        if !current.is_empty() {
-            splits.push(Split {
-                owner: owner.clone(),
-                ranges: current,
-            });
-        }
     }
-    splits
+    if !current.is_empty() {
+        groups.push(current);
+    }
+    groups
 }
 
 /// Number of splits wanted for a table of `bytes` (estimated) with `nodes` nodes.
@@ -369,16 +419,12 @@ mod tests {
                     );
                 }
             }
-            assert!(
-                splits.len() * 4 >= count.min(ring.len()) * 3,
-                "{} splits for {count}",
-                splits.len()
+            assert_eq!(
+                splits.len(),
+                count.max(usize::from(nodes)),
+                "splits for {count} over {nodes} nodes"
             );
-            assert!(
-                splits.len() <= count + owned.len() + usize::from(nodes),
-                "{} splits for {count}",
-                splits.len()
-            );
+            assert!(splits.iter().all(|s| !s.ranges.is_empty()));
             for t in [
                 MIN_TOKEN + 1,
                 MIN_TOKEN,
@@ -392,6 +438,27 @@ mod tests {
                 assert_eq!(covering(&splits, t), 1, "token {t}");
             }
         }
+    }
+
+    #[test]
+    fn one_owner_splits_have_equal_width() {
+        let ring = pseudo_ring(1, 16, 0x2545F4914F6CDD1D);
+        let splits = plan_splits(&ring_ranges(&ring), 8);
+        assert_eq!(splits.len(), 8);
+        let widths: Vec<u128> = splits
+            .iter()
+            .map(|s| s.ranges.iter().map(TokenRange::width).sum())
+            .collect();
+        let (lo, hi) = (widths.iter().min().unwrap(), widths.iter().max().unwrap());
+        assert!(hi - lo <= 1, "{widths:?}");
+    }
+
+    #[test]
+    fn owners_get_splits_by_share_and_at_least_one() {
+        assert_eq!(apportion(&[30, 10], 4), vec![3, 1]);
+        assert_eq!(apportion(&[1, 1, 1], 2), vec![1, 1, 1]);
+        assert_eq!(apportion(&[5, 5], 3).iter().sum::<usize>(), 3);
+        assert_eq!(apportion(&[1000, 1], 10), vec![9, 1]);
     }
 
     #[test]
