@@ -112,3 +112,44 @@ def test_partition_key_filter_plans_fewer_partitions(spark, env, keyspace, pushd
     by_label = table.where("label = 'label-5'")
     assert by_label.rdd.getNumPartitions() == unfiltered
     assert [r.id for r in by_label.collect()] == [5]
+
+
+NON_FINITE = [float("nan"), float("inf"), float("-inf"), 0.0, -0.0, 2.5]
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        "c = double('NaN')",
+        "pk = 1 AND c = double('NaN')",
+        "pk = 1 AND c > double('-Infinity')",
+        "pk = 1 AND c < double('Infinity')",
+        "pk = 1 AND c = 0.0",
+        "f = float('NaN')",
+        "f >= float('-Infinity') AND f < float('Infinity')",
+        "f IN (float('NaN'), float('Infinity'))",
+    ],
+)
+def test_non_finite_floats_on_key_and_regular_columns(spark, env, condition, pushdown_on) -> None:
+    """A clustering double and a regular float holding NaN, ±Infinity and ±0.0: pushed reads
+    return exactly Spark's own filtering (CQL orders -0.0 before 0.0; Spark calls them equal)."""
+    session = cql_session(env)
+    name = unique("floats")
+    create_keyspace(session, name)
+    session.execute(f"CREATE TABLE {name}.t (pk int, c double, f float, PRIMARY KEY (pk, c))")
+    insert = session.prepare(f"INSERT INTO {name}.t (pk, c, f) VALUES (?, ?, ?)")
+    for pk in (1, 2):
+        for value in NON_FINITE:
+            session.execute(insert, (pk, value, value))
+    session.cluster.shutdown()
+    options = connector_options(env, keyspace=name, table="t")
+
+    def rows() -> list[tuple[int, str, str]]:
+        df = spark.read.format("cassandra").options(**options).load().where(condition)
+        return sorted((r["pk"], repr(r["c"]), repr(r["f"])) for r in df.collect())
+
+    pushed = rows()
+    spark.conf.set(PUSHDOWN_CONF, "false")
+    expected = rows()
+    assert pushed == expected
+    assert expected, f"{condition} matched nothing"

@@ -621,6 +621,19 @@ mod tests {
     }
 
     #[test]
+    fn non_finite_floats_parse_and_stay_with_spark() {
+        // Spark sends NaN and ±Infinity tagged (JSON has no literal for them); CQL orders
+        // -0.0 before 0.0 where Spark calls them equal, so float comparisons stay with Spark.
+        let filters = parse_filters(
+            r#"[{"op":"eq","column":"v","value":{"$double":"NaN"}},
+                {"op":"gt","column":"v","value":{"$double":"-Infinity"}},
+                {"op":"in","column":"v","values":[{"$double":"Infinity"},1.5]}]"#,
+        )
+        .unwrap();
+        assert!(decide(&sample_meta(), &filters, true).accepted.is_empty());
+    }
+
+    #[test]
     fn uuid_only_canonical_equality() {
         let m = sample_meta();
         let u = "6f1b4e0c-0000-4000-8000-000000000001";

@@ -1,7 +1,8 @@
 """Spark's pushed filter objects as the JSON the native planner reads.
 
-Values are plain JSON where JSON can hold them exactly; timestamps, dates, decimals and
-bytes are tagged so the planner converts them into the column's CQL type without guessing.
+Values are plain JSON where JSON can hold them exactly; timestamps, dates, decimals, bytes and
+the floats JSON has no literal for (NaN, ±Infinity) are tagged so the native planner converts
+them into the column's type without guessing, or leaves the filter to Spark.
 A filter that cannot be encoded is left to Spark.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from decimal import Decimal
 from typing import Any
 
@@ -32,11 +34,17 @@ class UnencodableError(ValueError):
     """The filter has a value or shape the native planner does not take."""
 
 
+def _encode_float(value: float) -> Any:
+    if math.isfinite(value):
+        return value
+    return {"$double": "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")}
+
+
 def encode_value(value: Any) -> Any:
     if value is None or isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, float):
-        return value
+        return _encode_float(value)
     if isinstance(value, dt.datetime):
         aware = value if value.tzinfo else value.astimezone()
         delta = aware - _EPOCH
@@ -73,4 +81,5 @@ def encode_filters(filters: list[Any]) -> tuple[str, list[int]]:
         except UnencodableError:
             continue
         positions.append(index)
-    return json.dumps(encoded), positions
+    # Strict JSON: a bare NaN would make the native side reject the whole list.
+    return json.dumps(encoded, allow_nan=False), positions
