@@ -78,6 +78,21 @@ def test_every_read_task_logs_its_summary(spark, connector, standard, task_log) 
     assert all(s.retries == 0 for s in summaries), lines
 
 
+@pytest.mark.capability("batch_write", "batch_read")
+def test_log_level_option_does_not_outlive_its_job(spark, connector, standard, task_log) -> None:
+    # Python workers are reused across jobs: one job's logLevel=info must not make the next
+    # job, which did not ask, print INFO lines (per range, per task) to the console.
+    target, _frame = standard
+    options = connector.partition_options(4)
+    read(spark, connector, target, logLevel="info", **options).collect()
+    task_log.mark()
+    assert len(read(spark, connector, target, **options).collect()) == 61
+    assert not [line for line in task_log.lines() if " INFO " in line], task_log.lines()
+    task_log.mark()
+    read(spark, connector, target, logLevel="info", **options).collect()
+    assert task_log.summaries(connector.name), "asked for INFO, got no task summary"
+
+
 # Filters on the standard table: ones a connector can push (key equality and IN) and ones it
 # cannot; either way the rows must be exactly Spark's own filtering of the whole table.
 FILTERS = {
@@ -141,3 +156,61 @@ def test_key_lookup_returns_exactly_the_matching_rows(spark, connector, standard
     expected = [r for r in spark_rows(frame.collect()) if r["id"] in wanted]
     assert [r["id"] for r in expected] == [-1, 5, 17, 59]
     assert spark_rows(found.select(*COLUMNS).collect()) == expected
+
+
+# Floats JSON has no literal for: a filter on them must neither break the pushdown (it did:
+# the encoded list held a bare NaN) nor change the rows Spark's own filtering returns.
+SPECIAL_SCORES = [
+    (1, float("nan")),
+    (2, float("inf")),
+    (3, float("-inf")),
+    (4, 0.0),
+    (5, -0.0),
+    (6, 1.5),
+    (7, None),
+    (8, -2.5),
+]
+NON_FINITE_FILTERS = {
+    "eq_nan": "score = double('NaN')",
+    "eq_infinity": "score = double('Infinity')",
+    "gt_minus_infinity": "score > double('-Infinity')",
+    "le_infinity": "score <= double('Infinity')",
+    "in_with_nan": "score IN (double('NaN'), 1.5, double('-Infinity'))",
+    "not_eq_nan": "NOT (score = double('NaN'))",
+    "id_and_nan": "id IN (1, 2, 6) AND score = double('NaN')",
+}
+_special_targets: dict[str, str] = {}
+
+
+def float_rows(rows: list[Any]) -> list[tuple[int, str | None]]:
+    # repr keeps NaN comparable and -0.0 apart from 0.0.
+    return sorted((r["id"], None if r["score"] is None else repr(r["score"])) for r in rows)
+
+
+@pytest.mark.capability("batch_write", "pushdown")
+@pytest.mark.parametrize("filter_name", list(NON_FINITE_FILTERS))
+def test_non_finite_float_filters_equal_spark_filtering(spark, connector, filter_name) -> None:
+    if connector.name not in _special_targets:
+        target = connector.new_target("standard")
+        frame = spark.createDataFrame(SPECIAL_SCORES, "id INT, score DOUBLE")
+        frame.write.format(connector.name).options(**connector.options(target)).mode(
+            "append"
+        ).save()
+        _special_targets[connector.name] = target
+    target = _special_targets[connector.name]
+    condition = NON_FINITE_FILTERS[filter_name]
+    before = spark.conf.get(PUSHDOWN_CONF)
+
+    def filtered() -> list[tuple[int, str | None]]:
+        df = spark.read.format(connector.name).options(**connector.options(target)).load()
+        return float_rows(df.select("id", "score").where(condition).collect())
+
+    try:
+        spark.conf.set(PUSHDOWN_CONF, "false")
+        expected = filtered()
+        spark.conf.set(PUSHDOWN_CONF, "true")
+        pushed = filtered()
+    finally:
+        spark.conf.set(PUSHDOWN_CONF, before)
+    assert pushed == expected
+    assert expected, f"{condition} matched nothing: the case proves little"

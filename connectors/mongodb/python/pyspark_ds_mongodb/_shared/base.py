@@ -57,8 +57,8 @@ class NativeBacked:
         module = self.connector.load()
         level = self.settings().get("logLevel")
         logs.ensure_handler(level)
-        if level:
-            module.set_log_level(level)
+        # Always set: a reused worker keeps the native level of the previous job otherwise.
+        module.set_log_level(level or logs.native_default_level())
         return module
 
     @property

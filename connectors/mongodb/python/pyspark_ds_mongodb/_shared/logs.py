@@ -31,6 +31,23 @@ def python_level(level: str) -> int:
     return _LEVELS[level.strip().lower()]
 
 
+def default_level_name() -> str:
+    """The level when no `logLevel` option is given: ``SPARK_DS_LOG_LEVEL``, else warning."""
+    wanted = os.environ.get(LEVEL_ENV, "").strip().lower()
+    return wanted if wanted in _LEVELS else "warning"
+
+
+def native_default_level() -> str:
+    """The native side's level when no `logLevel` option is given (as at its start)."""
+    wanted = os.environ.get(LEVEL_ENV, "").strip().lower()
+    return wanted if wanted in _LEVELS else "info"
+
+
+# The level the last `logLevel` option applied. Python workers are reused across jobs: a
+# job without the option must not inherit the previous job's level.
+_applied_by_option: dict[str, int | None] = {"level": None}
+
+
 def ensure_handler(level: str | None = None) -> logging.Logger:
     """Gives the ``spark_ds`` logger a stderr handler unless the application set one.
 
@@ -46,10 +63,12 @@ def ensure_handler(level: str | None = None) -> logging.Logger:
         logger.propagate = False
     add_file_handler(logger)
     if level:
+        _applied_by_option["level"] = python_level(level)
         logger.setLevel(python_level(level))
-    elif logger.level == logging.NOTSET:
-        wanted = os.environ.get(LEVEL_ENV, "").strip().lower()
-        logger.setLevel(_LEVELS.get(wanted, logging.WARNING))
+    elif logger.level in (logging.NOTSET, _applied_by_option["level"]):
+        # Unset, or set by an earlier job's option; a level the application chose stays.
+        _applied_by_option["level"] = None
+        logger.setLevel(python_level(default_level_name()))
     return logger
 
 
