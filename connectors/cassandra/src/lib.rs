@@ -2,6 +2,7 @@
 //! planning, filter pushdown, Arrow reads and writes, key lookups. No Python here: the
 //! pyo3 module calls the functions re-exported below.
 
+pub mod ddl;
 pub mod errors;
 pub mod from_arrow;
 pub mod lookup;
