@@ -3,9 +3,11 @@
 //! (the write path's own conversion rules, see [`crate::from_arrow::compatible`]).
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow_schema::{DataType, Schema};
+use scylla::client::session::Session;
 use scylla::cluster::metadata::{CollectionType, ColumnType, NativeType, UserDefinedType};
 use spark_ds_core::{Error, Result};
 
@@ -238,6 +240,101 @@ pub fn column_types(cfg: &Config, schema: &Schema) -> Result<Vec<(String, CqlTyp
     Ok(out)
 }
 
+/// User-defined types by name, as the driver's metadata holds them.
+pub type Udts = HashMap<String, Arc<UserDefinedType<'static>>>;
+
+/// The user-defined types of `keyspace` in the session's metadata (none when the keyspace
+/// does not exist yet).
+pub fn keyspace_udts(session: &Session, keyspace: &str) -> Udts {
+    session
+        .get_cluster_state()
+        .get_keyspace(keyspace)
+        .map(|k| k.user_defined_types.clone())
+        .unwrap_or_default()
+}
+
+/// The full check of `columnTypes` against the keyspace's user-defined types, for the
+/// driver before a CREATE: each UDT named must exist, and the DataFrame's struct must be
+/// writable to it field by field (what [`column_types`] alone cannot see).
+pub fn check_udts(cfg: &Config, schema: &Schema, udts: &Udts) -> Result<()> {
+    let keyspace = cfg.keyspace.as_deref().unwrap_or_default();
+    for (column, typ) in column_types(cfg, schema)? {
+        if !typ.has_udt() {
+            continue;
+        }
+        let resolved = typ.resolved(false, udts).map_err(|name| {
+            bad(format!(
+                "column `{column}`: user-defined type `{name}` does not exist in keyspace `{keyspace}`{}",
+                nearest_hint(&name, udts.keys().map(String::as_str))
+            ))
+        })?;
+        let dt = schema
+            .field_with_name(&column)
+            .map(|f| f.data_type().clone())
+            .unwrap_or(DataType::Null);
+        if !compatible(&resolved, &dt) {
+            return Err(bad(format!(
+                "column `{column}` of Arrow type {dt} cannot be written to CQL type {} (a UDT is written from a struct by field name, each field writable to the UDT's)",
+                typ.cql()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A UDT name as CQL stores it: unquoted names are lower-cased, quoted ones kept.
+fn stored_name(name: &str) -> String {
+    match name.strip_prefix('"').and_then(|n| n.strip_suffix('"')) {
+        Some(quoted) => quoted.replace("\"\"", "\""),
+        None => name.to_ascii_lowercase(),
+    }
+}
+
+impl CqlType {
+    /// The driver's type with each UDT's definition from `udts`; Err(name) for a UDT
+    /// that is not there.
+    fn resolved(
+        &self,
+        frozen: bool,
+        udts: &Udts,
+    ) -> std::result::Result<ColumnType<'static>, String> {
+        let boxed = |t: &CqlType| t.resolved(false, udts).map(Box::new);
+        Ok(match self {
+            CqlType::Udt(name) => ColumnType::UserDefinedType {
+                frozen,
+                definition: udts
+                    .get(&stored_name(name))
+                    .cloned()
+                    .ok_or_else(|| stored_name(name))?,
+            },
+            CqlType::Frozen(e) => e.resolved(true, udts)?,
+            CqlType::List(e) => ColumnType::Collection {
+                frozen,
+                typ: CollectionType::List(boxed(e)?),
+            },
+            CqlType::Set(e) => ColumnType::Collection {
+                frozen,
+                typ: CollectionType::Set(boxed(e)?),
+            },
+            CqlType::Map(k, v) => ColumnType::Collection {
+                frozen,
+                typ: CollectionType::Map(boxed(k)?, boxed(v)?),
+            },
+            CqlType::Tuple(items) => ColumnType::Tuple(
+                items
+                    .iter()
+                    .map(|t| t.resolved(false, udts))
+                    .collect::<std::result::Result<_, _>>()?,
+            ),
+            CqlType::Vector(e, n) => ColumnType::Vector {
+                typ: boxed(e)?,
+                dimensions: *n,
+            },
+            CqlType::Native(_) => self.driver(frozen),
+        })
+    }
+}
+
 fn bad(message: String) -> Error {
     Error::config(SYSTEM, format!("option `columnTypes`: {message}"))
 }
@@ -447,6 +544,51 @@ mod tests {
                 true,
             ),
         ])
+    }
+
+    #[test]
+    fn udts_are_checked_field_by_field() {
+        let address = Arc::new(UserDefinedType {
+            name: Cow::Borrowed("address"),
+            keyspace: Cow::Borrowed("ks"),
+            field_types: vec![
+                (
+                    Cow::Borrowed("street"),
+                    ColumnType::Native(NativeType::Text),
+                ),
+                (Cow::Borrowed("zip"), ColumnType::Native(NativeType::Int)),
+            ],
+        });
+        let udts: Udts = [("address".to_string(), address)].into_iter().collect();
+        let ok = |types: &str| check_udts(&cfg(types), &df(), &udts);
+        ok("addr:frozen<Address>; id:uuid").unwrap();
+        ok("addr:frozen<\"address\">").unwrap();
+        let e = ok("addr:frozen<adress>").unwrap_err();
+        assert!(
+            e.message()
+                .contains("user-defined type `adress` does not exist")
+                && e.message().contains("did you mean `address`"),
+            "{}",
+            e.message()
+        );
+        // A DataFrame field the UDT lacks.
+        let mut fields: Vec<Field> = df().fields().iter().map(|f| f.as_ref().clone()).collect();
+        fields[5] = Field::new(
+            "addr",
+            DataType::Struct(Fields::from(vec![Field::new(
+                "stret",
+                DataType::Utf8,
+                true,
+            )])),
+            true,
+        );
+        let e = check_udts(&cfg("addr:frozen<address>"), &Schema::new(fields), &udts).unwrap_err();
+        assert!(
+            e.message()
+                .contains("cannot be written to CQL type frozen<address>"),
+            "{}",
+            e.message()
+        );
     }
 
     #[test]
