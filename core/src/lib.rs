@@ -19,5 +19,5 @@ pub use error::{Error, ErrorKind, Result};
 pub use metrics::TaskMetrics;
 pub use options::{OptionSpec, OptionSpecs, OptionType, OptionValue, Options};
 pub use redact::Secret;
-pub use retry::{RetryPolicy, retry};
+pub use retry::{RetryPolicy, retry, retry_unless};
 pub use tls::TlsFiles;

@@ -95,6 +95,24 @@ pub async fn retry<T, F, Fut>(
     metrics: &TaskMetrics,
     system: &'static str,
     operation: &str,
+    call: F,
+) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
+    retry_unless(policy, metrics, system, operation, |_| false, call).await
+}
+
+/// [`retry`], but a retryable error for which `final_error` is true ends the retries at
+/// once, as it is (e.g. a refused connection while the user waits for planning, where a
+/// wrong address is far likelier than a restarting server).
+pub async fn retry_unless<T, F, Fut>(
+    policy: &RetryPolicy,
+    metrics: &TaskMetrics,
+    system: &'static str,
+    operation: &str,
+    final_error: impl Fn(&Error) -> bool,
     mut call: F,
 ) -> Result<T>
 where
@@ -103,13 +121,28 @@ where
 {
     let started = tokio::time::Instant::now();
     let mut attempts: u32 = 0;
+    let mut last: Option<Error> = None;
     loop {
         attempts += 1;
-        let error = match call().await {
-            Ok(value) => return Ok(value),
-            Err(error) => error,
+        // Each attempt gets only what is left of the budget: an attempt that hangs (a server
+        // that accepts and never answers) must not carry the operation past it.
+        let remaining = policy.max_elapsed.saturating_sub(started.elapsed());
+        let error = match tokio::time::timeout(remaining, call()).await {
+            Ok(Ok(value)) => return Ok(value),
+            Ok(Err(error)) => error,
+            Err(_) => {
+                metrics.add_error();
+                return Err(cut_at_budget(
+                    policy,
+                    system,
+                    operation,
+                    attempts,
+                    started.elapsed(),
+                    last,
+                ));
+            }
         };
-        if !error.is_retryable() {
+        if !error.is_retryable() || final_error(&error) {
             metrics.add_error();
             return Err(error);
         }
@@ -139,17 +172,58 @@ where
                     ),
                 ));
             }
-            _ if remaining.is_zero() => return Err(give_up(error, "")),
-            _ => delay.min(remaining),
+            // Sleeping to the end of the budget leaves no time for the attempt after it.
+            _ if delay >= remaining => {
+                return Err(give_up(
+                    error,
+                    &format!(
+                        " (the time budget of {} ms, option `retryMaxElapsedMs`, leaves no time for another)",
+                        policy.max_elapsed.as_millis()
+                    ),
+                ));
+            }
+            _ => delay,
         };
         metrics.add_retry();
+        let error_message = error.message().to_string();
+        last = Some(error);
         log::debug!(
             target: "spark_ds::retry",
-            "{system} {operation}: attempt {attempts} failed ({}), retrying in {:.3} s",
-            error.message(),
+            "{system} {operation}: attempt {attempts} failed ({error_message}), retrying in {:.3} s",
             delay.as_secs_f64()
         );
         tokio::time::sleep(delay).await;
+    }
+}
+
+/// The error of an operation whose last attempt was cut at the end of the time budget: the
+/// error before it (kept, with its kind) when there was one, else a transient error; either
+/// way saying which budget ended it.
+fn cut_at_budget(
+    policy: &RetryPolicy,
+    system: &'static str,
+    operation: &str,
+    attempts: u32,
+    elapsed: Duration,
+    last: Option<Error>,
+) -> Error {
+    let budget = format!(
+        "the time budget of {} ms (option `retryMaxElapsedMs`)",
+        policy.max_elapsed.as_millis()
+    );
+    let head = format!(
+        "gave up after {attempts} attempts in {:.1} s",
+        elapsed.as_secs_f64()
+    );
+    match last {
+        Some(error) => error.with_context(format!(
+            "{head}, the last one cut at {budget}; the one before failed"
+        )),
+        None => Error::transient(
+            system,
+            operation,
+            format!("{head}: no answer within {budget}"),
+        ),
     }
 }
 
@@ -284,6 +358,30 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_final_error_ends_the_retries_as_it_is() {
+        let m = TaskMetrics::new();
+        let calls = Cell::new(0);
+        let e = retry_unless(
+            &policy(),
+            &m,
+            "t",
+            "op",
+            |e| e.message() == "boom",
+            || {
+                calls.set(calls.get() + 1);
+                async { Err::<(), _>(failing(ErrorKind::Transient)) }
+            },
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(
+            (calls.get(), e.kind(), e.message()),
+            (1, ErrorKind::Transient, "boom")
+        );
+        assert_eq!((m.retries(), m.errors()), (0, 1));
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn max_elapsed_bounds_the_whole_operation() {
         let p = RetryPolicy {
             max_attempts: 1000,
@@ -301,12 +399,86 @@ mod tests {
         .await
         .unwrap_err();
         let elapsed = started.elapsed();
+        // Never past the budget (an attempt running at its end is cut there), and short of
+        // it by less than one backoff ceiling (a sleep that would reach it is not slept).
         assert!(
-            elapsed >= Duration::from_secs(10) && elapsed <= Duration::from_secs(13),
+            elapsed >= Duration::from_secs(9) && elapsed <= Duration::from_secs(10),
             "{elapsed:?}"
         );
         assert!(e.message().starts_with("gave up after "), "{e}");
         assert!(m.retries() >= 3 && m.retries() <= 5, "{}", m.retries());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_attempt_that_hangs_is_cut_at_the_budget() {
+        let p = RetryPolicy {
+            max_elapsed: Duration::from_secs(6),
+            ..policy()
+        };
+        let m = TaskMetrics::new();
+        let calls = Cell::new(0);
+        let started = tokio::time::Instant::now();
+        // The first attempt fails after 4 s, the second never answers.
+        let e = retry(&p, &m, "t", "op", || {
+            calls.set(calls.get() + 1);
+            let first = calls.get() == 1;
+            async move {
+                if first {
+                    tokio::time::sleep(Duration::from_secs(4)).await;
+                    Err::<(), _>(failing(ErrorKind::Transient))
+                } else {
+                    std::future::pending().await
+                }
+            }
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(started.elapsed(), Duration::from_secs(6));
+        assert_eq!((calls.get(), e.kind()), (2, ErrorKind::Transient));
+        assert!(
+            e.message().starts_with(
+                "gave up after 2 attempts in 6.0 s, the last one cut at the time budget of 6000 ms (option `retryMaxElapsedMs`)"
+            ),
+            "{e}"
+        );
+        assert!(e.message().ends_with(": boom"), "{e}");
+        assert_eq!(m.errors(), 1);
+
+        // A first attempt that hangs: nothing to keep but the budget.
+        let started = tokio::time::Instant::now();
+        let e = retry(&p, &m, "t", "op", std::future::pending::<Result<()>>)
+            .await
+            .unwrap_err();
+        assert_eq!(started.elapsed(), Duration::from_secs(6));
+        assert_eq!(e.kind(), ErrorKind::Transient);
+        assert!(
+            e.message()
+                .contains("no answer within the time budget of 6000 ms"),
+            "{e}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_sleep_that_leaves_no_time_for_an_attempt() {
+        let p = RetryPolicy {
+            max_attempts: 100,
+            initial_backoff: Duration::from_secs(10),
+            max_backoff: Duration::from_secs(10),
+            max_elapsed: Duration::from_secs(3),
+            multiplier: 1.0,
+        };
+        let m = TaskMetrics::new();
+        for _ in 0..20 {
+            let started = tokio::time::Instant::now();
+            let e = retry(&p, &m, "t", "op", || async {
+                Err::<(), _>(failing(ErrorKind::Transient))
+            })
+            .await
+            .unwrap_err();
+            // Sleeps are drawn in [0, 10 s]: one that reaches the budget is not slept.
+            assert!(started.elapsed() < Duration::from_secs(3), "{e}");
+            assert!(e.message().contains("leaves no time for another"), "{e}");
+        }
     }
 
     #[tokio::test(start_paused = true)]

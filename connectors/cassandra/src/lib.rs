@@ -2,6 +2,7 @@
 //! planning, filter pushdown, Arrow reads and writes, key lookups. No Python here: the
 //! pyo3 module calls the functions re-exported below.
 
+pub mod ddl;
 pub mod errors;
 pub mod from_arrow;
 pub mod lookup;
@@ -53,11 +54,31 @@ where
     spark_ds_core::retry(&read::retry_policy(cfg), &metrics, SYSTEM, operation, step).await
 }
 
+/// [`retried`] for the steps of planning on the driver (load(), save(), schema()), where the
+/// user waits: a connection every contact point refuses ends it at once, as a wrong host or
+/// port is far likelier there than the restarting node tasks ride out.
+async fn planned<T, F, Fut>(cfg: &Config, operation: &str, step: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
+    let metrics = TaskMetrics::new();
+    spark_ds_core::retry_unless(
+        &read::retry_policy(cfg),
+        &metrics,
+        SYSTEM,
+        operation,
+        session::refused_everywhere,
+        step,
+    )
+    .await
+}
+
 /// The table's Spark-compatible schema (with requested writetime/ttl columns) and keys.
 pub async fn describe(cfg: &Config) -> Result<TableDescription> {
     // Missing keyspace/table options are reported before any connection attempt.
     cfg.qualified_table()?;
-    retried(cfg, "describe table", || async {
+    planned(cfg, "describe table", || async {
         let session = session::session(cfg).await?;
         let meta = schema::table_meta(&session, cfg).await?;
         schema::description(&meta, cfg)
@@ -86,7 +107,7 @@ pub async fn push_filters(
             explain: reason.into(),
         });
     }
-    let meta = retried(cfg, "push filters", || async {
+    let meta = planned(cfg, "push filters", || async {
         let session = session::session(cfg).await?;
         schema::table_meta(&session, cfg).await
     })
@@ -103,7 +124,7 @@ pub async fn plan_partitions(
     columns: &[String],
     pushdown_state: Option<&str>,
 ) -> Result<Vec<String>> {
-    retried(cfg, "plan partitions", || {
+    planned(cfg, "plan partitions", || {
         read::plan_partitions(cfg, columns, pushdown_state)
     })
     .await
@@ -127,7 +148,7 @@ pub async fn open_reader(
 pub async fn prepare_write(cfg: &Config, schema: &Schema, overwrite: bool) -> Result<bool> {
     cfg.not_a_query("writes")?;
     cfg.qualified_table()?;
-    retried(cfg, "prepare write", || {
+    planned(cfg, "prepare write", || {
         write::prepare_write(cfg, schema, overwrite)
     })
     .await

@@ -136,6 +136,8 @@ spark_ds_core::options! {
         clustering_key: List = "clusteringKey";
         /// CQL `WITH` clause body for a created table (e.g. `compaction = {...}`).
         table_options: Text = "tableOptions";
+        /// CQL types of columns of a created table, `column:type` separated by `;` (e.g. `tags:set<text>; id:uuid; addr:frozen<address>; emb:vector<float, 3>`); other columns take the default mapping.
+        column_types: Text = "columnTypes";
         /// With `createTable`: create a missing keyspace with this CQL replication map (e.g. `{'class': 'SimpleStrategy', 'replication_factor': 1}`).
         keyspace_replication: Text = "keyspaceReplication";
     }

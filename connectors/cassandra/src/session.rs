@@ -9,6 +9,7 @@ use std::sync::Arc;
 use scylla::client::execution_profile::ExecutionProfile;
 use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
+use scylla::errors::NewSessionError;
 use scylla::policies::load_balancing::DefaultPolicy;
 use spark_ds_core::auth::{EnvCredentials, ExplicitCredentials, FileCredentials};
 use spark_ds_core::redact;
@@ -97,9 +98,43 @@ pub async fn session(cfg: &Config) -> Result<Arc<Session>> {
     // A session is never judged dead by its connections: the driver reconnects its pools
     // itself, and through a short outage the retried requests of a kept session succeed
     // where a fresh connect would fail the same way. Only fatal errors evict it (below).
-    SESSIONS
+    let session = SESSIONS
         .get_or_create(&key, |_| true, || connect(cfg, creds))
-        .await
+        .await?;
+    check_local_dc(cfg, datacenters(&session))?;
+    Ok(session)
+}
+
+/// The datacenters the cluster's nodes report, sorted.
+fn datacenters(session: &Session) -> Vec<String> {
+    let state = session.get_cluster_state();
+    let mut dcs: Vec<String> = state
+        .get_nodes_info()
+        .iter()
+        .filter_map(|n| n.datacenter.clone())
+        .collect();
+    dcs.sort();
+    dcs.dedup();
+    dcs
+}
+
+/// A `localDC` no node belongs to would silently send every request to another
+/// datacenter (the policy falls back): refuse it, naming the ones that exist.
+fn check_local_dc(cfg: &Config, datacenters: Vec<String>) -> Result<()> {
+    match &cfg.local_dc {
+        Some(dc) if !datacenters.is_empty() && !datacenters.contains(dc) => Err(Error::config(
+            SYSTEM,
+            format!(
+                "option `localDC`: no node belongs to datacenter `{dc}`; the cluster's datacenters: {}",
+                datacenters
+                    .iter()
+                    .map(|d| format!("`{d}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Drops `session` from the cache after an error it cannot recover from (the server
@@ -156,27 +191,35 @@ async fn connect(cfg: &Config, creds: Option<(String, Secret)>) -> Result<Sessio
         builder = builder.tls_context(Some(tls_config(cfg)?));
     }
     let started = std::time::Instant::now();
-    // The driver's own timeouts apply per connection; this bounds the whole start.
-    let budget = cfg.timeouts.connect_timeout
-        + cfg.timeouts.connect_timeout / 2
-        + std::time::Duration::from_secs(1);
-    let result = tokio::time::timeout(budget, builder.build()).await;
-    let what = format!(
-        "{} (port {})",
-        cfg.endpoint.hosts.join(","),
-        cfg.endpoint.port
-    );
+    // The driver's timeout covers only each TCP connect; a server that accepts and never
+    // answers would hold the handshake forever. The option bounds the whole start.
+    let bound = cfg.timeouts.connect_timeout;
+    let result = tokio::time::timeout(bound, builder.build()).await;
+    let what = nodes.join(", ");
     match result {
         Err(_) => Err(Error::transient(
             SYSTEM,
             "connect",
             format!(
-                "could not connect to {what} within {} ms (option `connectTimeoutMs`)",
-                budget.as_millis()
+                "could not connect to {what} within {} ms (option `connectTimeoutMs`, which bounds the whole session start: TCP connect, handshake and schema read)",
+                bound.as_millis()
             ),
         )),
         Ok(Err(e)) => {
             let classified = errors::new_session(&e);
+            if classified.cause == Cause::Refused && all_refuse(&nodes, bound).await {
+                return Err(Error::new(
+                    classified.kind,
+                    SYSTEM,
+                    "connect",
+                    format!(
+                        "every contact point refused the connection ({what}): nothing listens there, so option `host` or `port` is probably wrong. \
+                         While planning (load(), save(), schema()) this is not retried; inside tasks, where a restarting node is the likely cause, \
+                         it is retried up to `retryMaxAttempts` times within `retryMaxElapsedMs`. Driver error: {e}"
+                    ),
+                )
+                .with_source(RefusedEverywhere(e)));
+            }
             Err(Error::new(
                 classified.kind,
                 SYSTEM,
@@ -194,6 +237,41 @@ async fn connect(cfg: &Config, creds: Option<(String, Secret)>) -> Result<Sessio
             Ok(s)
         }
     }
+}
+
+/// A session start that failed because every contact point refused the connection.
+#[derive(Debug)]
+pub struct RefusedEverywhere(NewSessionError);
+
+impl std::fmt::Display for RefusedEverywhere {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "every contact point refused the connection: {}", self.0)
+    }
+}
+
+impl std::error::Error for RefusedEverywhere {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+/// Whether `error` is a session start that every contact point refused: at planning, where
+/// the user waits, that is a wrong host or port, not worth the retry budget.
+pub fn refused_everywhere(error: &Error) -> bool {
+    std::error::Error::source(error).is_some_and(|s| s.is::<RefusedEverywhere>())
+}
+
+/// Whether every contact point refuses a TCP connection now. The driver reports only the
+/// last node's error, so one refusal says nothing of the other contact points.
+async fn all_refuse(nodes: &[String], bound: std::time::Duration) -> bool {
+    for node in nodes {
+        let probe = tokio::time::timeout(bound, tokio::net::TcpStream::connect(node.as_str()));
+        match probe.await {
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {}
+            _ => return false,
+        }
+    }
+    !nodes.is_empty()
 }
 
 /// The rustls client configuration (core's: aws-lc provider, installed explicitly).
@@ -246,6 +324,52 @@ mod tests {
             contact_points(&c),
             vec!["a:9142", "b:9999", "[::1]:9142", "[::2]:7"]
         );
+    }
+
+    #[test]
+    fn an_unknown_local_dc_names_the_datacenters() {
+        let dcs = || vec!["dc1".to_string(), "dc2".to_string()];
+        let c = cfg(&[("localDC", "nowhere")]);
+        let e = check_local_dc(&c, dcs()).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Config);
+        assert!(
+            e.message().contains("`localDC`")
+                && e.message().contains("`nowhere`")
+                && e.message().contains("`dc1`, `dc2`"),
+            "{}",
+            e.message()
+        );
+        assert!(check_local_dc(&cfg(&[("localDC", "dc2")]), dcs()).is_ok());
+        assert!(check_local_dc(&cfg(&[]), dcs()).is_ok());
+        // Nodes that report no datacenter give nothing to check against.
+        assert!(check_local_dc(&c, vec![]).is_ok());
+    }
+
+    #[test]
+    fn refused_everywhere_is_recognised_through_the_source() {
+        let e = Error::transient(SYSTEM, "connect", "x")
+            .with_source(RefusedEverywhere(NewSessionError::EmptyKnownNodesList));
+        assert!(refused_everywhere(&e));
+        let other = Error::transient(SYSTEM, "connect", "x")
+            .with_source(NewSessionError::EmptyKnownNodesList);
+        assert!(!refused_everywhere(&other));
+        assert!(!refused_everywhere(&Error::transient(
+            SYSTEM, "connect", "x"
+        )));
+    }
+
+    #[tokio::test]
+    async fn all_refuse_only_when_every_contact_point_does() {
+        let open = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let open_addr = open.local_addr().unwrap().to_string();
+        let closed_addr = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().to_string()
+        };
+        let bound = std::time::Duration::from_secs(2);
+        assert!(all_refuse(std::slice::from_ref(&closed_addr), bound).await);
+        assert!(!all_refuse(&[closed_addr, open_addr], bound).await);
+        assert!(!all_refuse(&[], bound).await);
     }
 
     #[test]

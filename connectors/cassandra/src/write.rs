@@ -203,13 +203,15 @@ pub fn create_table_cql(cfg: &Config, schema: &Schema) -> Result<String> {
             }
         }
     }
+    // Checked before anything is created: columns named, types parsed and writable.
+    let chosen = crate::ddl::column_types(cfg, schema)?;
     let mut cols = Vec::new();
     for f in schema.fields() {
-        cols.push(format!(
-            "{} {}",
-            quote(f.name()),
-            cql_type_for_arrow(f.name(), f.data_type(), false)?
-        ));
+        let typ = match chosen.iter().find(|(c, _)| c == f.name()) {
+            Some((_, t)) => t.cql(),
+            None => cql_type_for_arrow(f.name(), f.data_type(), false)?,
+        };
+        cols.push(format!("{} {typ}", quote(f.name())));
     }
     let pk = cfg
         .partition_key
@@ -877,6 +879,29 @@ mod tests {
                 .unwrap_err()
                 .message()
                 .contains("did you mean `k1`")
+        );
+        let c = cfg(&[
+            ("keyspace", "ks"),
+            ("table", "t"),
+            ("partitionKey", "k1"),
+            ("columnTypes", "k2: uuid; c2:inet;n:time"),
+        ]);
+        assert_eq!(
+            create_table_cql(&c, &df()).unwrap(),
+            "CREATE TABLE IF NOT EXISTS \"ks\".\"t\" (\"k1\" int, \"k2\" uuid, \"c1\" timestamp, \"c2\" inet, \"n\" time, \
+             PRIMARY KEY ((\"k1\")))"
+        );
+        let c = cfg(&[
+            ("keyspace", "ks"),
+            ("table", "t"),
+            ("partitionKey", "k1"),
+            ("columnTypes", "n:uuid"),
+        ]);
+        let e = create_table_cql(&c, &df()).unwrap_err();
+        assert!(
+            e.message().contains("option `columnTypes`: column `n`"),
+            "{}",
+            e.message()
         );
     }
 }
