@@ -39,6 +39,7 @@ def keyspace(cql) -> str:
     name = unique("create")
     create_keyspace(cql, name)
     cql.execute(f"CREATE TYPE {name}.address (street text, zip int)")
+    cql.execute(f"CREATE TYPE {name}.point (x int, label text)")
     return name
 
 
@@ -118,6 +119,8 @@ def test_column_types_make_the_table_and_the_data_round_trips(spark, env, cql, k
         ("tags:sett<text>", r"cannot parse CQL type `sett<text>`"),
         ("n:uuid", r"column `n` of Arrow type Int64 cannot be written to CQL type uuid"),
         ("tags", r"is not `column:type`"),
+        ("addr:frozen<adress>", r"user-defined type `adress` does not exist.*did you mean"),
+        ("addr:frozen<point>", r"column `addr` of Arrow type .* cannot be written to .*point"),
     ],
 )
 def test_a_bad_column_type_fails_before_any_create(

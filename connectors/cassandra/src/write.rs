@@ -75,6 +75,8 @@ pub async fn prepare_write(cfg: &Config, schema: &Schema, overwrite: bool) -> Re
     };
     let Some(meta) = meta else {
         let cql = create_table_cql(cfg, schema)?;
+        // UDTs named in columnTypes must exist, field by field, before anything is created.
+        crate::ddl::check_udts(cfg, schema, &crate::ddl::keyspace_udts(&session, ks))?;
         check_write_columns_in_dataframe(cfg, schema)?;
         create_keyspace_if_asked(&session, cfg, ks).await?;
         log::info!(target: LOG, "creating table: {cql}");
