@@ -35,7 +35,7 @@ crate::options! {
 crate::options! {
     /// How long to wait.
     pub struct TimeoutOptions {
-        /// Time allowed to open a connection.
+        /// Time allowed to open a connection, handshake and login included.
         connect_timeout: Millis<1, MAX_MS> = "connectTimeoutMs", default "5000";
         /// Time allowed for one request.
         request_timeout: Millis<1, MAX_MS> = "requestTimeoutMs", default "30000";
