@@ -143,7 +143,7 @@ pub fn compatible(cql: &ColumnType<'_>, dt: &DataType) -> bool {
     }
 }
 
-fn int_at(array: &dyn Array, row: usize) -> Option<i128> {
+pub(crate) fn int_at(array: &dyn Array, row: usize) -> Option<i128> {
     Some(match array.data_type() {
         DataType::Int8 => i128::from(array.as_primitive::<Int8Type>().value(row)),
         DataType::Int16 => i128::from(array.as_primitive::<Int16Type>().value(row)),
@@ -158,7 +158,7 @@ fn int_at(array: &dyn Array, row: usize) -> Option<i128> {
     })
 }
 
-fn str_at(array: &dyn Array, row: usize) -> Option<&str> {
+pub(crate) fn str_at(array: &dyn Array, row: usize) -> Option<&str> {
     Some(match array.data_type() {
         DataType::Utf8 => array.as_string::<i32>().value(row),
         DataType::LargeUtf8 => array.as_string::<i64>().value(row),

@@ -124,6 +124,10 @@ spark_ds_core::options! {
         write_mode: Choice<WriteMode> = "writeMode", default "upsert";
         /// With writeMode=delete: delete only these columns instead of whole rows.
         delete_columns: List = "deleteColumns";
+        /// DataFrame column (boolean, integer or string) choosing per row: whole-row DELETE by primary key when it equals `deleteFlagValue`, upsert otherwise (also when null); never written.
+        delete_flag_column: Text = "deleteFlagColumn";
+        /// Value of `deleteFlagColumn` that means delete: `true`/`false` for a boolean column (default `true`), an integer for an integer one (default `1`), exact text for a string one (required).
+        delete_flag_value: Text = "deleteFlagValue";
         /// Allow mode("overwrite") to TRUNCATE the table.
         confirm_truncate: Flag = "confirmTruncate", aliases ["confirm.truncate"], default "false";
         /// Spark gives Python sources only append and overwrite: with mode("append"), `errorIfExists` fails if the table has rows and `ignore` writes nothing then.
