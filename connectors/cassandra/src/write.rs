@@ -209,8 +209,17 @@ pub fn create_table_cql(cfg: &Config, schema: &Schema) -> Result<String> {
     }
     // Checked before anything is created: columns named, types parsed and writable.
     let chosen = crate::ddl::column_types(cfg, schema)?;
+    // The TTL, writetime and delete-flag columns steer the write and are never stored.
+    let control = [
+        cfg.ttl_column.as_deref(),
+        cfg.writetime_column.as_deref(),
+        cfg.delete_flag_column.as_deref(),
+    ];
     let mut cols = Vec::new();
     for f in schema.fields() {
+        if control.contains(&Some(f.name().as_str())) {
+            continue;
+        }
         let typ = match chosen.iter().find(|(c, _)| c == f.name()) {
             Some((_, t)) => t.cql(),
             None => cql_type_for_arrow(f.name(), f.data_type(), false)?,
@@ -1619,6 +1628,19 @@ mod tests {
             create_table_cql(&c, &df()).unwrap(),
             "CREATE TABLE IF NOT EXISTS \"ks\".\"t\" (\"k1\" int, \"k2\" text, \"c1\" timestamp, \"c2\" text, \"n\" bigint, \
              PRIMARY KEY ((\"k1\", \"k2\"), \"c1\", \"c2\")) WITH CLUSTERING ORDER BY (\"c1\" DESC)"
+        );
+        // Control columns steer the write and get no table column.
+        let c = cfg(&[
+            ("keyspace", "ks"),
+            ("table", "t"),
+            ("partitionKey", "k1"),
+            ("ttlColumn", "n"),
+            ("deleteFlagColumn", "c2"),
+        ]);
+        assert_eq!(
+            create_table_cql(&c, &df()).unwrap(),
+            "CREATE TABLE IF NOT EXISTS \"ks\".\"t\" (\"k1\" int, \"k2\" text, \"c1\" timestamp, \
+             PRIMARY KEY ((\"k1\")))"
         );
         let c = cfg(&[("keyspace", "ks"), ("table", "t")]);
         assert!(
