@@ -188,3 +188,27 @@ def test_bad_delete_flag_options_fail_on_the_driver(
     )
     assert re.search(expected, message, flags=re.S), message
     assert contents(cql, keyspace, table) == {i: f"v{i}" for i in range(10)}
+
+
+def test_created_table_has_no_flag_column(spark, env, cql, keyspace) -> None:
+    table = unique("created")
+    df = spark.createDataFrame([(1, "a", False), (2, "b", True)], "id INT, v STRING, op BOOLEAN")
+    options = connector_options(
+        env,
+        keyspace=keyspace,
+        table=table,
+        createTable="true",
+        partitionKey="id",
+        deleteFlagColumn="op",
+    )
+    df.write.format("cassandra").options(**options).mode("append").save()
+    columns = {
+        r.column_name
+        for r in cql.execute(
+            "SELECT column_name FROM system_schema.columns "
+            "WHERE keyspace_name = %s AND table_name = %s",
+            (keyspace, table),
+        )
+    }
+    assert columns == {"id", "v"}
+    assert contents(cql, keyspace, table) == {1: "a"}
