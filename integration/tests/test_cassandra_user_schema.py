@@ -129,10 +129,14 @@ def test_any_column_reads_as_its_cql_text(spark, env, keyspace, typed):
 
 
 def test_widening_and_other_decimals_read_exactly(spark, env, keyspace, typed):
-    schema = "id BIGINT, d DECIMAL(38,30), v DECIMAL(20,2), t BIGINT, s INT, f DOUBLE"
+    schema = (
+        "id BIGINT, d DECIMAL(38,30), v DECIMAL(20,2), t BIGINT, s INT, f DOUBLE, "
+        "l ARRAY<BIGINT>, m MAP<STRING, STRING>"
+    )
     df = reader(spark, env, keyspace, typed, schema)
     assert df.schema.simpleString() == (
-        "struct<id:bigint,d:decimal(38,30),v:decimal(20,2),t:bigint,s:int,f:double>"
+        "struct<id:bigint,d:decimal(38,30),v:decimal(20,2),t:bigint,s:int,f:double,"
+        "l:array<bigint>,m:map<string,string>>"
     )
     rows = by_id(df.collect())
     assert rows[1]["d"] == Decimal("123.45") and rows[1]["d"].as_tuple().exponent == -30
@@ -140,7 +144,8 @@ def test_widening_and_other_decimals_read_exactly(spark, env, keyspace, typed):
     assert rows[1]["v"] == Decimal("12345.00") and rows[2]["v"] == Decimal("-1.00")
     assert rows[1]["t"] == 1_704_164_645_678 and rows[2]["t"] == -1
     assert (rows[1]["s"], rows[2]["s"], rows[1]["f"], rows[2]["f"]) == (3, -7, 1.5, -0.25)
-    assert rows[3]["d"] is None and rows[3]["t"] is None
+    assert rows[1]["l"] == [1, 2] and rows[1]["m"] == {"a": "1", "it's": "2"}
+    assert rows[3]["d"] is None and rows[3]["t"] is None and rows[3]["l"] is None
 
 
 def test_a_narrower_decimal_reads_exactly_or_names_the_row(spark, env, keyspace, cql):
