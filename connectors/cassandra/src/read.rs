@@ -668,7 +668,7 @@ fn at_row(
         format!("at row ({})", known.join(", "))
     } else {
         format!(
-            "at row ({}{}key columns {} not read; select them to see the key)",
+            "at row ({}{}key columns {} not read; add them to the user schema to see the key)",
             known.join(", "),
             if known.is_empty() { "" } else { "; " },
             unread.join(", ")

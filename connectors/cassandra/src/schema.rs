@@ -5,7 +5,7 @@ use std::sync::Arc;
 use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef};
 use scylla::client::session::Session;
 use scylla::cluster::metadata::{ColumnKind, ColumnType, NativeType, Strategy};
-use spark_ds_core::{Error, Result};
+use spark_ds_core::{Error, ErrorKind, Result};
 
 use crate::SYSTEM;
 use crate::options::{Config, quote};
@@ -262,6 +262,9 @@ pub fn project(
     project_as(meta, cfg, columns, None)
 }
 
+/// The operation named by errors about a user schema.
+const USER_SCHEMA: &str = "user schema";
+
 /// The CQL type a source reads as (writetime is a bigint, ttl an int).
 pub fn source_type(meta: &TableMeta, source: &Source) -> Option<ColumnType<'static>> {
     match source {
@@ -289,17 +292,19 @@ pub fn project_as(
         .iter()
         .map(|f| f.name().clone())
         .collect();
-    let (_, sources) =
-        project_names(meta, cfg, &names).map_err(|e| e.with_context("user schema"))?;
+    let (_, sources) = project_names(meta, cfg, &names)
+        .map_err(|e| Error::new(e.kind(), SYSTEM, USER_SCHEMA, e.message()))?;
     for (field, source) in requested.fields().iter().zip(&sources) {
         let Some(typ) = source_type(meta, source) else {
-            return Err(meta.unknown_column("user schema", field.name()));
+            return Err(meta.unknown_column(USER_SCHEMA, field.name()));
         };
         if !reads_as(&typ, field.data_type()) {
-            return Err(Error::config(
+            return Err(Error::new(
+                ErrorKind::Config,
                 SYSTEM,
+                USER_SCHEMA,
                 format!(
-                    "user schema: column `{}` is CQL `{}` in table {}.{}, which does not read exactly as Spark {}; \
+                    "column `{}` is CQL `{}` in table {}.{}, which does not read exactly as Spark {}; \
                      it can be read as: {}",
                     field.name(),
                     cql_name(&typ),
@@ -448,19 +453,22 @@ pub(crate) mod tests {
         assert_eq!(sources[2], Source::Column("c1".into()));
         let missing = schema(vec![Field::new("nn", DataType::Int32, true)]);
         let e = project_as(&m, &cfg(&[]), &[], Some(&missing)).unwrap_err();
+        assert_eq!(e.operation(), "user schema");
         assert!(
-            e.message()
-                .starts_with("user schema: column `nn` does not exist")
+            e.message().starts_with("column `nn` does not exist")
                 && e.message().contains("did you mean `n`"),
             "{}",
             e.message()
         );
         let bad = schema(vec![Field::new("v", DataType::Int32, true)]);
         let e = project_as(&m, &cfg(&[]), &[], Some(&bad)).unwrap_err();
-        assert_eq!(e.kind(), spark_ds_core::ErrorKind::Config);
+        assert_eq!(
+            (e.kind(), e.operation()),
+            (ErrorKind::Config, "user schema")
+        );
         assert_eq!(
             e.message(),
-            "user schema: column `v` is CQL `double` in table ks.t, which does not read exactly as Spark INT; \
+            "column `v` is CQL `double` in table ks.t, which does not read exactly as Spark INT; \
              it can be read as: DOUBLE (the default), STRING (the CQL text)"
         );
         // writetime reads as a bigint.
