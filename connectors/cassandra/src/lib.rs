@@ -137,8 +137,26 @@ pub async fn open_reader(
     pushdown_state: Option<&str>,
     partition_json: &str,
 ) -> Result<Box<dyn BatchSource>> {
+    open_reader_as(cfg, columns, None, pushdown_state, partition_json).await
+}
+
+/// Checks a user schema against the table: each column exists and reads exactly as the
+/// type asked for (the default mapping or a documented conversion); a ConfigError if not.
+pub async fn check_read_schema(cfg: &Config, requested: &Schema) -> Result<()> {
+    retried(cfg, "check schema", || read::check_schema(cfg, requested)).await
+}
+
+/// Like [`open_reader`], building the batches in the `requested` types (a user schema
+/// checked by [`check_read_schema`]) instead of the default mapping.
+pub async fn open_reader_as(
+    cfg: &Config,
+    columns: &[String],
+    requested: Option<&Schema>,
+    pushdown_state: Option<&str>,
+    partition_json: &str,
+) -> Result<Box<dyn BatchSource>> {
     retried(cfg, "open reader", || {
-        read::open_reader(cfg, columns, pushdown_state, partition_json)
+        read::open_reader(cfg, columns, requested, pushdown_state, partition_json)
     })
     .await
 }

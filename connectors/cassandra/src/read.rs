@@ -6,12 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arrow_array::{RecordBatch, RecordBatchOptions};
-use arrow_schema::SchemaRef;
+use arrow_schema::{Schema, SchemaRef};
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
 use scylla::client::session::Session;
-use scylla::deserialize::row::ColumnIterator;
+use scylla::deserialize::row::{ColumnIterator, RawColumn};
+use scylla::deserialize::value::DeserializeValue;
 use scylla::policies::load_balancing::{NodeIdentifier, SingleTargetLoadBalancingPolicy};
 use scylla::response::{PagingState, PagingStateResponse};
 use scylla::routing::Token;
@@ -19,7 +20,7 @@ use scylla::statement::prepared::PreparedStatement;
 use scylla::value::CqlValue;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use spark_ds_core::{BatchSource, Error, Result, RetryPolicy, TaskMetrics};
+use spark_ds_core::{BatchSource, Error, ErrorKind, Result, RetryPolicy, TaskMetrics};
 use tokio::task::JoinHandle;
 
 use crate::SYSTEM;
@@ -30,10 +31,10 @@ use crate::query::CqlQuery;
 use crate::ring::{
     OwnedRange, TokenRange, estimate_bytes, plan_splits, ring_ranges, split_count, subdivide,
 };
-use crate::schema::{Source, TableMeta, project, table_meta};
+use crate::schema::{Source, TableMeta, project, project_as, table_meta};
 use crate::session::{evict_if_fatal, session};
 use crate::throttle::{Throttle, acquire};
-use crate::to_arrow::ColumnBuilder;
+use crate::to_arrow::{ColumnBuilder, cql_literal, way_through};
 
 const LOG: &str = "spark_ds::cassandra";
 /// Partition keys read by one Spark partition in key-lookup mode.
@@ -305,10 +306,19 @@ pub(crate) fn read_plan(
     Ok(ReadPlan { cql, binds })
 }
 
-/// Opens the reader of one partition.
+/// Checks a user schema against the table (see [`project_as`]) before any task runs.
+pub async fn check_schema(cfg: &Config, requested: &Schema) -> Result<()> {
+    let session = session(cfg).await?;
+    let meta = table_meta(&session, cfg).await?;
+    project_as(&meta, cfg, &[], Some(requested)).map(|_| ())
+}
+
+/// Opens the reader of one partition, building the columns in the `requested` types
+/// (a user schema) or the default mapping.
 pub async fn open_reader(
     cfg: &Config,
     columns: &[String],
+    requested: Option<&Schema>,
     pushdown_state: Option<&str>,
     partition_json: &str,
 ) -> Result<Box<dyn BatchSource>> {
@@ -316,7 +326,7 @@ pub async fn open_reader(
         .map_err(|e| Error::internal(SYSTEM, "read", format!("bad partition description: {e}")))?;
     let session = session(cfg).await?;
     let meta = table_meta(&session, cfg).await?;
-    let (schema, sources) = project(&meta, cfg, columns)?;
+    let (schema, sources) = project_as(&meta, cfg, columns, requested)?;
     let state = PushState::parse(pushdown_state)?;
     let spec = spec.subdivided(cfg.concurrent_scans);
     let plan = read_plan(&meta, &sources, (&state, cfg.query.as_ref()), &spec)?;
@@ -370,11 +380,17 @@ pub async fn open_reader(
         PartitionSpec::Keys { .. } => cfg.concurrent_reads,
         PartitionSpec::Ranges { .. } | PartitionSpec::Whole => cfg.concurrent_scans,
     };
+    let key_columns: Vec<String> = meta
+        .partition_key
+        .iter()
+        .chain(&meta.clustering_key)
+        .cloned()
+        .collect();
     Ok(Box::new(PagedReader::new(
         cfg,
         session,
         prepared,
-        (schema, sources),
+        (schema, sources, key_columns),
         plan.binds,
         concurrency,
         label,
@@ -386,6 +402,9 @@ struct Shared {
     prepared: PreparedStatement,
     schema: SchemaRef,
     names: Vec<String>,
+    /// The primary key columns, with their position among the selected columns when read:
+    /// a value that cannot be converted is reported with its row's key.
+    keys: Vec<(String, Option<usize>)>,
     metrics: TaskMetrics,
     policy: RetryPolicy,
     capacity: usize,
@@ -421,11 +440,18 @@ impl PagedReader {
         cfg: &Config,
         session: Arc<Session>,
         prepared: PreparedStatement,
-        (schema, sources): (SchemaRef, Vec<Source>),
+        (schema, sources, key_columns): (SchemaRef, Vec<Source>, Vec<String>),
         binds: Vec<Vec<CqlValue>>,
         concurrency: usize,
         label: String,
     ) -> Self {
+        let keys = key_columns
+            .into_iter()
+            .map(|k| {
+                let at = sources.iter().position(|s| *s == Source::Column(k.clone()));
+                (k, at)
+            })
+            .collect();
         let names = sources
             .iter()
             .map(|s| match s {
@@ -440,6 +466,7 @@ impl PagedReader {
                 prepared,
                 schema,
                 names,
+                keys,
                 metrics: TaskMetrics::with_request_noun("pages"),
                 policy: retry_policy(cfg),
                 capacity: cfg.fetch_size,
@@ -591,11 +618,16 @@ where
         .iter()
         .map(|f| ColumnBuilder::new(f.data_type(), n.max(shared.capacity.min(n))))
         .collect::<Result<Vec<_>>>()?;
+    let mut columns: Vec<RawColumn<'frame, 'metadata>> = Vec::with_capacity(fields.len());
     for r in rows {
         let row = r.map_err(|e| Error::data(SYSTEM, "read", e.to_string()))?;
-        for ((b, column), name) in builders.iter_mut().zip(row).zip(&shared.names) {
-            let column = column.map_err(|e| Error::data(SYSTEM, "read", e.to_string()))?;
-            b.append_raw(column, name)?;
+        columns.clear();
+        for column in row {
+            columns.push(column.map_err(|e| Error::data(SYSTEM, "read", e.to_string()))?);
+        }
+        for ((b, column), name) in builders.iter_mut().zip(&columns).zip(&shared.names) {
+            b.append_raw(column, name)
+                .map_err(|e| at_row(e, shared, &columns, name, column))?;
         }
     }
     let arrays = builders
@@ -604,6 +636,53 @@ where
         .collect::<Result<Vec<_>>>()?;
     RecordBatch::try_new(shared.schema.clone(), arrays)
         .map_err(|e| Error::internal(SYSTEM, "read", e.to_string()))
+}
+
+/// A value error with the row's primary key and, for a value Spark cannot hold in the
+/// column's type, the user schema that reads it.
+fn at_row(
+    e: Error,
+    shared: &Shared,
+    columns: &[RawColumn<'_, '_>],
+    name: &str,
+    column: &RawColumn<'_, '_>,
+) -> Error {
+    if e.kind() != ErrorKind::Data {
+        return e;
+    }
+    let mut known = Vec::new();
+    let mut unread = Vec::new();
+    for (key, at) in &shared.keys {
+        match at.and_then(|i| columns.get(i)) {
+            Some(c) => {
+                let value = <Option<CqlValue>>::deserialize(c.spec.typ(), c.slice)
+                    .ok()
+                    .flatten()
+                    .map_or_else(|| "null".to_string(), |v| cql_literal(&v));
+                known.push(format!("{key}={value}"));
+            }
+            None => unread.push(format!("`{key}`")),
+        }
+    }
+    let row = if unread.is_empty() {
+        format!("at row ({})", known.join(", "))
+    } else {
+        format!(
+            "at row ({}{}key columns {} not read; add them to the user schema to see the key)",
+            known.join(", "),
+            if known.is_empty() { "" } else { "; " },
+            unread.join(", ")
+        )
+    };
+    Error::data(
+        SYSTEM,
+        e.operation().to_string(),
+        format!(
+            "{} {row}; {}",
+            e.message(),
+            way_through(name, column.spec.typ())
+        ),
+    )
 }
 
 /// Token of a partition key, by the driver's partitioner (used by tests and lookups).

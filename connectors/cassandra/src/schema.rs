@@ -5,11 +5,12 @@ use std::sync::Arc;
 use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef};
 use scylla::client::session::Session;
 use scylla::cluster::metadata::{ColumnKind, ColumnType, NativeType, Strategy};
-use spark_ds_core::{Error, Result};
+use spark_ds_core::{Error, ErrorKind, Result};
 
 use crate::SYSTEM;
 use crate::options::{Config, quote};
-use crate::types::arrow_type;
+use crate::types::spelling::spark_type;
+use crate::types::{arrow_type, cql_name, read_choices, reads_as};
 
 /// One column of a table.
 #[derive(Clone, Debug)]
@@ -258,6 +259,71 @@ pub fn project(
     cfg: &Config,
     columns: &[String],
 ) -> Result<(SchemaRef, Vec<Source>)> {
+    project_as(meta, cfg, columns, None)
+}
+
+/// The operation named by errors about a user schema.
+const USER_SCHEMA: &str = "user schema";
+
+/// The CQL type a source reads as (writetime is a bigint, ttl an int).
+pub fn source_type(meta: &TableMeta, source: &Source) -> Option<ColumnType<'static>> {
+    match source {
+        Source::Column(c) => meta.column_type(c).cloned(),
+        Source::WriteTime(_) => Some(ColumnType::Native(NativeType::BigInt)),
+        Source::Ttl(_) => Some(ColumnType::Native(NativeType::Int)),
+    }
+}
+
+/// Like [`project`], with the schema Spark asked for (a user schema given with
+/// `.schema(...)`, as Arrow): each of its columns must exist and its type must be the
+/// default mapping or one of the exact conversions of [`reads_as`]; the batches are then
+/// built in the requested types. `columns` is ignored when `requested` is given.
+pub fn project_as(
+    meta: &TableMeta,
+    cfg: &Config,
+    columns: &[String],
+    requested: Option<&Schema>,
+) -> Result<(SchemaRef, Vec<Source>)> {
+    let Some(requested) = requested else {
+        return project_names(meta, cfg, columns);
+    };
+    let names: Vec<String> = requested
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    let (_, sources) = project_names(meta, cfg, &names)
+        .map_err(|e| Error::new(e.kind(), SYSTEM, USER_SCHEMA, e.message()))?;
+    for (field, source) in requested.fields().iter().zip(&sources) {
+        let Some(typ) = source_type(meta, source) else {
+            return Err(meta.unknown_column(USER_SCHEMA, field.name()));
+        };
+        if !reads_as(&typ, field.data_type()) {
+            return Err(Error::new(
+                ErrorKind::Config,
+                SYSTEM,
+                USER_SCHEMA,
+                format!(
+                    "column `{}` is CQL `{}` in table {}.{}, which does not read exactly as Spark {}; \
+                     it can be read as: {}",
+                    field.name(),
+                    cql_name(&typ),
+                    meta.keyspace,
+                    meta.table,
+                    spark_type(field.data_type()),
+                    read_choices(&typ)
+                ),
+            ));
+        }
+    }
+    Ok((Arc::new(requested.clone()), sources))
+}
+
+fn project_names(
+    meta: &TableMeta,
+    cfg: &Config,
+    columns: &[String],
+) -> Result<(SchemaRef, Vec<Source>)> {
     let all = full_fields(meta, cfg)?;
     let mut fields = Vec::with_capacity(columns.len());
     let mut sources = Vec::with_capacity(columns.len());
@@ -367,6 +433,47 @@ pub(crate) mod tests {
         assert_eq!(sources[1], Source::Column("k2".into()));
         let e = project(&m, &cfg(&[]), &["nn".into()]).unwrap_err();
         assert!(e.message().contains("did you mean `n`"), "{}", e.message());
+    }
+
+    #[test]
+    fn user_schema_checked_against_the_table() {
+        let m = sample_meta();
+        let schema = |fields: Vec<Field>| Schema::new(fields);
+        let ok = schema(vec![
+            Field::new("n", DataType::Int64, true),
+            Field::new("u", DataType::Utf8, true),
+            Field::new("c1", DataType::Int64, true),
+        ]);
+        let (out, sources) = project_as(&m, &cfg(&[]), &[], Some(&ok)).unwrap();
+        assert_eq!(
+            out.as_ref(),
+            &ok,
+            "batches are built in the requested types"
+        );
+        assert_eq!(sources[2], Source::Column("c1".into()));
+        let missing = schema(vec![Field::new("nn", DataType::Int32, true)]);
+        let e = project_as(&m, &cfg(&[]), &[], Some(&missing)).unwrap_err();
+        assert_eq!(e.operation(), "user schema");
+        assert!(
+            e.message().starts_with("column `nn` does not exist")
+                && e.message().contains("did you mean `n`"),
+            "{}",
+            e.message()
+        );
+        let bad = schema(vec![Field::new("v", DataType::Int32, true)]);
+        let e = project_as(&m, &cfg(&[]), &[], Some(&bad)).unwrap_err();
+        assert_eq!(
+            (e.kind(), e.operation()),
+            (ErrorKind::Config, "user schema")
+        );
+        assert_eq!(
+            e.message(),
+            "column `v` is CQL `double` in table ks.t, which does not read exactly as Spark INT; \
+             it can be read as: DOUBLE (the default), STRING (the CQL text)"
+        );
+        // writetime reads as a bigint.
+        let wt = schema(vec![Field::new("n_writetime", DataType::Utf8, true)]);
+        assert!(project_as(&m, &cfg(&[("writetimeColumns", "n")]), &[], Some(&wt)).is_ok());
     }
 
     #[test]

@@ -22,6 +22,7 @@ use spark_ds_core::{Error, Result};
 
 use crate::SYSTEM;
 use crate::types::{be_bytes_to_i128, days_since_epoch};
+use num_bigint::BigInt;
 
 /// Builds one Arrow column from CQL values.
 pub enum ColumnBuilder {
@@ -143,7 +144,7 @@ impl ColumnBuilder {
     /// Appends one column of a raw result row. The common scalar types are read straight
     /// from the response frame (borrowed text and bytes, no `CqlValue`, no allocation per
     /// value); everything else goes through [`ColumnBuilder::append`].
-    pub fn append_raw(&mut self, column: RawColumn<'_, '_>, name: &str) -> Result<()> {
+    pub fn append_raw(&mut self, column: &RawColumn<'_, '_>, name: &str) -> Result<()> {
         let typ = column.spec.typ();
         let slice = column.slice;
         let bad =
@@ -184,15 +185,7 @@ impl ColumnBuilder {
             (ColumnBuilder::Timestamp(b, _), ColumnType::Native(NativeType::Timestamp)) => {
                 match <Option<CqlTimestamp>>::deserialize(typ, slice).map_err(bad)? {
                     None => b.append_null(),
-                    Some(CqlTimestamp(millis)) => {
-                        b.append_value(millis.checked_mul(1000).ok_or_else(|| {
-                            Error::data(
-                                SYSTEM,
-                                "read",
-                                format!("column `{name}`: timestamp {millis} ms is out of range"),
-                            )
-                        })?)
-                    }
+                    Some(CqlTimestamp(millis)) => b.append_value(timestamp_micros(millis, name)?),
                 }
             }
             (builder, _) => {
@@ -227,21 +220,28 @@ impl ColumnBuilder {
                     )
                 }
                 CqlValue::Inet(ip) => b.append_value(ip.to_string()),
-                _ => return Err(mismatch(column, &DataType::Utf8, v)),
+                // A user schema asked for the text of another type (checked at load).
+                _ => b.append_value(cql_text(v)),
             },
             ColumnBuilder::Int64(b) => match v {
                 CqlValue::BigInt(n) => b.append_value(*n),
                 CqlValue::Counter(c) => b.append_value(c.0),
                 CqlValue::Time(t) => b.append_value(t.0),
                 CqlValue::Int(n) => b.append_value(i64::from(*n)),
+                CqlValue::SmallInt(n) => b.append_value(i64::from(*n)),
+                CqlValue::TinyInt(n) => b.append_value(i64::from(*n)),
+                CqlValue::Timestamp(t) => b.append_value(t.0),
                 _ => return Err(mismatch(column, &DataType::Int64, v)),
             },
             ColumnBuilder::Int32(b) => match v {
                 CqlValue::Int(n) => b.append_value(*n),
+                CqlValue::SmallInt(n) => b.append_value(i32::from(*n)),
+                CqlValue::TinyInt(n) => b.append_value(i32::from(*n)),
                 _ => return Err(mismatch(column, &DataType::Int32, v)),
             },
             ColumnBuilder::Int16(b) => match v {
                 CqlValue::SmallInt(n) => b.append_value(*n),
+                CqlValue::TinyInt(n) => b.append_value(i16::from(*n)),
                 _ => return Err(mismatch(column, &DataType::Int16, v)),
             },
             ColumnBuilder::Int8(b) => match v {
@@ -254,6 +254,7 @@ impl ColumnBuilder {
             },
             ColumnBuilder::Float64(b) => match v {
                 CqlValue::Double(n) => b.append_value(*n),
+                CqlValue::Float(n) => b.append_value(f64::from(*n)),
                 _ => return Err(mismatch(column, &DataType::Float64, v)),
             },
             ColumnBuilder::Boolean(b) => match v {
@@ -269,19 +270,7 @@ impl ColumnBuilder {
                 _ => return Err(mismatch(column, &DataType::Date32, v)),
             },
             ColumnBuilder::Timestamp(b, _) => match v {
-                CqlValue::Timestamp(t) => {
-                    let us = t.0.checked_mul(1000).ok_or_else(|| {
-                        Error::data(
-                            SYSTEM,
-                            "read",
-                            format!(
-                                "column `{column}`: timestamp {} ms is out of Spark's range",
-                                t.0
-                            ),
-                        )
-                    })?;
-                    b.append_value(us)
-                }
+                CqlValue::Timestamp(t) => b.append_value(timestamp_micros(t.0, column)?),
                 _ => return Err(mismatch(column, &DataType::Int64, v)),
             },
             ColumnBuilder::Decimal(b, p, s) => {
@@ -525,6 +514,230 @@ pub fn rescale_exact(unscaled: i128, scale: i32, precision: u8, target_scale: i8
     (value.abs() < limit).then_some(value)
 }
 
+/// Spark's microseconds of a CQL timestamp, or an error when they overflow an i64.
+fn timestamp_micros(millis: i64, column: &str) -> Result<i64> {
+    millis.checked_mul(1000).ok_or_else(|| {
+        Error::data(
+            SYSTEM,
+            "read",
+            format!(
+                "column `{column}`: timestamp {millis} ms since the epoch ({}) is outside Spark's TIMESTAMP range",
+                timestamp_text(millis)
+            ),
+        )
+    })
+}
+
+/// What to write in the user schema to read a value the default type cannot hold.
+pub fn way_through(column: &str, typ: &ColumnType<'_>) -> String {
+    let col = crate::types::spelling::spark_ident(column);
+    let how = match typ {
+        ColumnType::Native(NativeType::Decimal) => format!(
+            "declare `{col} STRING` (its exact text) or a `{col} DECIMAL(p,s)` that holds it"
+        ),
+        ColumnType::Native(NativeType::Varint) => format!(
+            "declare `{col} STRING` (its exact text) or a `{col} DECIMAL(38,s)` that holds it"
+        ),
+        ColumnType::Native(NativeType::Timestamp) => format!(
+            "declare `{col} STRING` (ISO-8601 text) or `{col} BIGINT` (milliseconds since the epoch)"
+        ),
+        _ => format!("declare `{col} STRING` (its CQL text)"),
+    };
+    format!(
+        "to read it, give a user schema with .schema(...) in which you {how} (see the README, \"Values Spark cannot hold\")"
+    )
+}
+
+/// A value as text: strings as they are, everything else in CQL's literal syntax
+/// (`[1, 2]`, `{'a': 1}`, `0x0a`, `2024-01-02T03:04:05.678Z`, `1mo2d3ns`).
+pub fn cql_text(v: &CqlValue) -> String {
+    match v {
+        CqlValue::Text(s) | CqlValue::Ascii(s) => s.clone(),
+        CqlValue::Date(d) => date_text(days_since_epoch(*d)),
+        CqlValue::Timestamp(t) => timestamp_text(t.0),
+        CqlValue::Time(t) => time_text(t.0),
+        other => cql_literal(other),
+    }
+}
+
+/// A value in CQL's literal syntax (strings, dates and times quoted), for nested values.
+pub fn cql_literal(v: &CqlValue) -> String {
+    let quoted = |s: &str| format!("'{}'", s.replace('\'', "''"));
+    let join = |items: &mut dyn Iterator<Item = String>| items.collect::<Vec<_>>().join(", ");
+    let opt = |x: &Option<CqlValue>| x.as_ref().map_or("null".to_string(), cql_literal);
+    match v {
+        CqlValue::Text(s) | CqlValue::Ascii(s) => quoted(s),
+        CqlValue::Date(_) | CqlValue::Timestamp(_) | CqlValue::Time(_) => quoted(&cql_text(v)),
+        CqlValue::Boolean(b) => b.to_string(),
+        CqlValue::Blob(bytes) => {
+            let mut out = String::with_capacity(2 + bytes.len() * 2);
+            out.push_str("0x");
+            for b in bytes {
+                out.push_str(&format!("{b:02x}"));
+            }
+            out
+        }
+        CqlValue::Counter(c) => c.0.to_string(),
+        CqlValue::Decimal(d) => {
+            let (bytes, scale) = d.as_signed_be_bytes_slice_and_exponent();
+            decimal_text(&BigInt::from_signed_bytes_be(bytes), scale)
+        }
+        CqlValue::Varint(x) => {
+            BigInt::from_signed_bytes_be(x.as_signed_bytes_be_slice()).to_string()
+        }
+        CqlValue::Double(x) => float_text(*x),
+        CqlValue::Float(x) => float_text(f64::from(*x)),
+        CqlValue::Duration(d) => duration_text(d.months, d.days, d.nanoseconds),
+        CqlValue::Empty => String::new(),
+        CqlValue::Int(n) => n.to_string(),
+        CqlValue::BigInt(n) => n.to_string(),
+        CqlValue::SmallInt(n) => n.to_string(),
+        CqlValue::TinyInt(n) => n.to_string(),
+        CqlValue::Inet(ip) => ip.to_string(),
+        CqlValue::Uuid(u) => u.to_string(),
+        CqlValue::Timeuuid(u) => {
+            let u: &uuid::Uuid = u.as_ref();
+            u.to_string()
+        }
+        CqlValue::List(items) | CqlValue::Vector(items) => {
+            format!("[{}]", join(&mut items.iter().map(cql_literal)))
+        }
+        CqlValue::Set(items) => format!("{{{}}}", join(&mut items.iter().map(cql_literal))),
+        CqlValue::Map(pairs) => format!(
+            "{{{}}}",
+            join(
+                &mut pairs
+                    .iter()
+                    .map(|(k, x)| format!("{}: {}", cql_literal(k), cql_literal(x)))
+            )
+        ),
+        CqlValue::UserDefinedType { fields, .. } => format!(
+            "{{{}}}",
+            join(
+                &mut fields
+                    .iter()
+                    .map(|(n, x)| format!("{}: {}", cql_ident(n), opt(x)))
+            )
+        ),
+        CqlValue::Tuple(items) => format!("({})", join(&mut items.iter().map(opt))),
+        other => format!("{other:?}"),
+    }
+}
+
+/// A CQL identifier, double-quoted unless it is a plain lower-case word.
+fn cql_ident(name: &str) -> String {
+    if !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+    {
+        name.to_string()
+    } else {
+        crate::options::quote(name)
+    }
+}
+
+/// Scales beyond this are written with an exponent, not with that many zeros.
+const PLAIN_SCALE_LIMIT: u32 = 100;
+
+/// `unscaled × 10^-scale` in plain notation, every digit kept (`1.50`, `500`, `-0.001`);
+/// `5E-1000` when the scale is beyond ±100.
+pub fn decimal_text(unscaled: &BigInt, scale: i32) -> String {
+    if scale.unsigned_abs() > PLAIN_SCALE_LIMIT {
+        return format!("{unscaled}E{}", -i64::from(scale));
+    }
+    let digits = unscaled.magnitude().to_string();
+    let sign = if unscaled.sign() == num_bigint::Sign::Minus {
+        "-"
+    } else {
+        ""
+    };
+    if scale <= 0 {
+        let zeros = if unscaled.magnitude().bits() == 0 {
+            0
+        } else {
+            scale.unsigned_abs() as usize
+        };
+        return format!("{sign}{digits}{}", "0".repeat(zeros));
+    }
+    let scale = scale as usize;
+    let digits = if digits.len() <= scale {
+        format!("{}{digits}", "0".repeat(scale + 1 - digits.len()))
+    } else {
+        digits
+    };
+    let (int, frac) = digits.split_at(digits.len() - scale);
+    format!("{sign}{int}.{frac}")
+}
+
+/// Shortest text that reads back as the same float; CQL's `NaN`, `Infinity`, `-Infinity`.
+fn float_text(x: f64) -> String {
+    if x.is_nan() {
+        "NaN".into()
+    } else if x.is_infinite() {
+        if x > 0.0 { "Infinity" } else { "-Infinity" }.into()
+    } else {
+        format!("{x:?}")
+    }
+}
+
+/// ISO-8601 date; the day count since the epoch where chrono has no calendar date.
+fn date_text(days: i64) -> String {
+    chrono::NaiveDate::from_ymd_opt(1970, 1, 1)
+        .and_then(|epoch| epoch.checked_add_signed(chrono::TimeDelta::try_days(days)?))
+        .map_or_else(|| days.to_string(), |d| d.format("%Y-%m-%d").to_string())
+}
+
+/// ISO-8601 UTC with milliseconds; the millisecond count where chrono has no calendar date.
+pub fn timestamp_text(millis: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(millis).map_or_else(
+        || millis.to_string(),
+        |t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+    )
+}
+
+/// `HH:MM:SS.nnnnnnnnn` of nanoseconds since midnight.
+fn time_text(nanos: i64) -> String {
+    let secs = nanos.div_euclid(1_000_000_000);
+    format!(
+        "{:02}:{:02}:{:02}.{:09}",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60,
+        nanos.rem_euclid(1_000_000_000)
+    )
+}
+
+/// CQL's duration literal (`1y2mo3d4h5m6s7ms8us9ns`, zero units left out, `0s` for zero).
+fn duration_text(months: i32, days: i32, nanos: i64) -> String {
+    let negative = months < 0 || days < 0 || nanos < 0;
+    let mut out = String::from(if negative { "-" } else { "" });
+    let months = i64::from(months).unsigned_abs();
+    let nanos = nanos.unsigned_abs();
+    let units = [
+        (months / 12, "y"),
+        (months % 12, "mo"),
+        (u64::from(days.unsigned_abs()), "d"),
+        (nanos / 3_600_000_000_000, "h"),
+        (nanos / 60_000_000_000 % 60, "m"),
+        (nanos / 1_000_000_000 % 60, "s"),
+        (nanos / 1_000_000 % 1000, "ms"),
+        (nanos / 1000 % 1000, "us"),
+        (nanos % 1000, "ns"),
+    ];
+    for (n, unit) in units {
+        if n != 0 {
+            out.push_str(&format!("{n}{unit}"));
+        }
+    }
+    if out.is_empty() || out == "-" {
+        "0s".into()
+    } else {
+        out
+    }
+}
+
 fn decimal_to_i128(d: &CqlDecimal, precision: u8, target_scale: i8, column: &str) -> Result<i128> {
     let (bytes, scale) = d.as_signed_be_bytes_slice_and_exponent();
     be_bytes_to_i128(bytes)
@@ -534,8 +747,9 @@ fn decimal_to_i128(d: &CqlDecimal, precision: u8, target_scale: i8, column: &str
                 SYSTEM,
                 "read",
                 format!(
-                    "column `{column}`: decimal value (scale {scale}) does not fit DECIMAL({precision},{target_scale}) exactly; \
-                     it would be rounded or overflow"
+                    "column `{column}`: decimal value {} does not fit Spark's DECIMAL({precision},{target_scale}) exactly \
+                     (it would be rounded or overflow)",
+                    decimal_text(&BigInt::from_signed_bytes_be(bytes), scale)
                 ),
             )
         })
@@ -548,7 +762,10 @@ fn varint_to_i128(v: &CqlVarint, precision: u8, target_scale: i8, column: &str) 
             Error::data(
                 SYSTEM,
                 "read",
-                format!("column `{column}`: varint value does not fit DECIMAL({precision},0)"),
+                format!(
+                    "column `{column}`: varint value {} does not fit Spark's DECIMAL({precision},{target_scale})",
+                    BigInt::from_signed_bytes_be(v.as_signed_bytes_be_slice())
+                ),
             )
         })
 }
@@ -592,6 +809,128 @@ mod tests {
         let a = b.finish().unwrap();
         let a = a.as_any().downcast_ref::<Decimal128Array>().unwrap();
         assert_eq!(a.value_as_string(0), "123.450000000000000000");
+    }
+
+    #[test]
+    fn cql_text_of_every_kind() {
+        let dec = |unscaled: i64, scale: i32| decimal_text(&BigInt::from(unscaled), scale);
+        assert_eq!(dec(12345, 2), "123.45");
+        assert_eq!(dec(-5, 1), "-0.5");
+        assert_eq!(dec(-1, 3), "-0.001");
+        assert_eq!(dec(150, 2), "1.50");
+        assert_eq!(dec(5, -2), "500");
+        assert_eq!(dec(0, -2), "0");
+        assert_eq!(dec(0, 3), "0.000");
+        assert_eq!(dec(-5, 1000), "-5E-1000");
+        assert_eq!(dec(5, -101), "5E101");
+        let text = |v: CqlValue| cql_text(&v);
+        assert_eq!(text(CqlValue::Text("it's".into())), "it's");
+        assert_eq!(text(CqlValue::Int(-7)), "-7");
+        assert_eq!(text(CqlValue::Double(0.1)), "0.1");
+        assert_eq!(text(CqlValue::Double(1.0)), "1.0");
+        assert_eq!(text(CqlValue::Float(f32::NEG_INFINITY)), "-Infinity");
+        assert_eq!(text(CqlValue::Blob(vec![0x0a, 0xff])), "0x0aff");
+        assert_eq!(
+            text(CqlValue::Timestamp(CqlTimestamp(1_704_164_645_678))),
+            "2024-01-02T03:04:05.678Z"
+        );
+        assert_eq!(
+            text(CqlValue::Timestamp(CqlTimestamp(i64::MAX))),
+            i64::MAX.to_string(),
+            "beyond any calendar: the millisecond count"
+        );
+        assert_eq!(text(CqlValue::Date(CqlDate((1 << 31) - 1))), "1969-12-31");
+        assert_eq!(
+            text(CqlValue::Time(scylla::value::CqlTime(3_723_000_000_004))),
+            "01:02:03.000000004"
+        );
+        let d = |months, days, nanoseconds| {
+            text(CqlValue::Duration(CqlDuration {
+                months,
+                days,
+                nanoseconds,
+            }))
+        };
+        assert_eq!(d(14, 3, 3_600_000_000_005), "1y2mo3d1h5ns");
+        assert_eq!(d(0, -1, -1_000_000), "-1d1ms");
+        assert_eq!(d(0, 0, 0), "0s");
+        let nested = CqlValue::Map(vec![
+            (
+                CqlValue::Text("it's".into()),
+                CqlValue::List(vec![CqlValue::Int(1), CqlValue::Int(2)]),
+            ),
+            (CqlValue::Text("b".into()), CqlValue::Set(vec![])),
+        ]);
+        assert_eq!(text(nested), "{'it''s': [1, 2], 'b': {}}");
+        assert_eq!(
+            text(CqlValue::Tuple(vec![
+                Some(CqlValue::Date(CqlDate(1 << 31))),
+                None
+            ])),
+            "('1970-01-01', null)"
+        );
+        assert_eq!(
+            text(CqlValue::UserDefinedType {
+                keyspace: "k".into(),
+                name: "u".into(),
+                fields: vec![
+                    ("street".into(), Some(CqlValue::Text("x".into()))),
+                    ("No".into(), None)
+                ],
+            }),
+            "{street: 'x', \"No\": null}"
+        );
+    }
+
+    #[test]
+    fn widening_and_text_builders() {
+        let mut b = ColumnBuilder::new(&DataType::Int64, 3).unwrap();
+        b.append(Some(&CqlValue::SmallInt(-3)), "c").unwrap();
+        b.append(Some(&CqlValue::Timestamp(CqlTimestamp(i64::MAX))), "c")
+            .unwrap();
+        let a = b.finish().unwrap();
+        let a = a
+            .as_any()
+            .downcast_ref::<arrow_array::Int64Array>()
+            .unwrap();
+        assert_eq!((a.value(0), a.value(1)), (-3, i64::MAX));
+        let mut t = ColumnBuilder::new(
+            &DataType::Timestamp(arrow_schema::TimeUnit::Microsecond, None),
+            1,
+        )
+        .unwrap();
+        let e = t
+            .append(Some(&CqlValue::Timestamp(CqlTimestamp(i64::MAX))), "t")
+            .unwrap_err();
+        assert!(
+            e.message().contains("column `t`") && e.message().contains("outside Spark's"),
+            "{}",
+            e.message()
+        );
+        let mut s = ColumnBuilder::new(&DataType::Utf8, 1).unwrap();
+        s.append(Some(&CqlValue::List(vec![CqlValue::Int(1)])), "l")
+            .unwrap();
+        let a = s.finish().unwrap();
+        assert_eq!(
+            a.as_any().downcast_ref::<StringArray>().unwrap().value(0),
+            "[1]"
+        );
+        // A decimal asked for as DECIMAL(10,2): rescaled exactly, or refused naming it.
+        let mut d = ColumnBuilder::new(&DataType::Decimal128(10, 2), 2).unwrap();
+        let half = CqlDecimal::from_signed_be_bytes_and_exponent(vec![0xfb], 1); // -0.5
+        d.append(Some(&CqlValue::Decimal(half)), "d").unwrap();
+        let three = CqlDecimal::from_signed_be_bytes_and_exponent(vec![0x04, 0xd2], 3); // 1.234
+        let e = d.append(Some(&CqlValue::Decimal(three)), "d").unwrap_err();
+        assert!(
+            e.message()
+                .contains("decimal value 1.234 does not fit Spark's DECIMAL(10,2)"),
+            "{}",
+            e.message()
+        );
+        let a = d.finish().unwrap();
+        let a = a.as_any().downcast_ref::<Decimal128Array>().unwrap();
+        assert_eq!(a.value_as_string(0), "-0.50");
+        assert!(way_through("d", &ColumnType::Native(NativeType::Decimal)).contains("`d STRING`"));
     }
 
     #[test]

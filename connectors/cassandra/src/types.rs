@@ -138,6 +138,117 @@ fn native_arrow_type(n: &NativeType) -> DataType {
     }
 }
 
+/// Equal Arrow types, ignoring nullability and the names of list items and map entries
+/// (Spark's return-schema check is made against the requested schema itself).
+fn same_shape(a: &DataType, b: &DataType) -> bool {
+    match (a, b) {
+        (DataType::List(x), DataType::List(y)) => same_shape(x.data_type(), y.data_type()),
+        (DataType::Map(x, _), DataType::Map(y, _)) => same_shape(x.data_type(), y.data_type()),
+        (DataType::Struct(x), DataType::Struct(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y.iter())
+                    .all(|(f, g)| f.name() == g.name() && same_shape(f.data_type(), g.data_type()))
+        }
+        _ => a == b,
+    }
+}
+
+/// Whether a CQL column reads exactly as the requested Arrow type (a user schema's type).
+///
+/// Besides the default mapping: any type as STRING (its CQL text), integer widening,
+/// float → DOUBLE, decimal and varint → any DECIMAL(p,s) (each value rescaled exactly or
+/// refused), timestamp → TIMESTAMP_NTZ (UTC wall clock) or BIGINT (milliseconds since the
+/// epoch), and collections, UDTs and tuples whose parts convert.
+pub fn reads_as(typ: &ColumnType<'_>, requested: &DataType) -> bool {
+    if same_shape(&arrow_type(typ), requested) || matches!(requested, DataType::Utf8) {
+        return true;
+    }
+    match (typ, requested) {
+        (ColumnType::Native(n), _) => native_reads_as(n, requested),
+        (
+            ColumnType::Collection {
+                typ: CollectionType::List(e) | CollectionType::Set(e),
+                ..
+            },
+            DataType::List(item),
+        ) => reads_as(e, item.data_type()),
+        (ColumnType::Vector { typ, .. }, DataType::List(item)) => reads_as(typ, item.data_type()),
+        (
+            ColumnType::Collection {
+                typ: CollectionType::Map(k, v),
+                ..
+            },
+            DataType::Map(entries, _),
+        ) => match entries.data_type() {
+            DataType::Struct(kv) if kv.len() == 2 => {
+                reads_as(k, kv[0].data_type()) && reads_as(v, kv[1].data_type())
+            }
+            _ => false,
+        },
+        (ColumnType::UserDefinedType { definition, .. }, DataType::Struct(fields)) => {
+            definition.field_types.len() == fields.len()
+                && definition
+                    .field_types
+                    .iter()
+                    .zip(fields.iter())
+                    .all(|((name, t), f)| name.as_ref() == f.name() && reads_as(t, f.data_type()))
+        }
+        // Tuple items are read by position: any field names.
+        (ColumnType::Tuple(items), DataType::Struct(fields)) => {
+            items.len() == fields.len()
+                && items
+                    .iter()
+                    .zip(fields.iter())
+                    .all(|(t, f)| reads_as(t, f.data_type()))
+        }
+        _ => false,
+    }
+}
+
+fn native_reads_as(n: &NativeType, requested: &DataType) -> bool {
+    use DataType as D;
+    matches!(
+        (n, requested),
+        (NativeType::TinyInt, D::Int16 | D::Int32 | D::Int64)
+            | (NativeType::SmallInt, D::Int32 | D::Int64)
+            | (NativeType::Int, D::Int64)
+            | (NativeType::Float, D::Float64)
+            | (
+                NativeType::Decimal | NativeType::Varint,
+                D::Decimal128(_, _)
+            )
+            | (
+                NativeType::Timestamp,
+                D::Timestamp(TimeUnit::Microsecond, None) | D::Int64
+            )
+    )
+}
+
+/// The Spark types a CQL column can be read as, for messages: the default first.
+pub fn read_choices(typ: &ColumnType<'_>) -> String {
+    let default = spelling::spark_type(&arrow_type(typ));
+    let more: &[&str] = match typ {
+        ColumnType::Native(NativeType::TinyInt) => &["SMALLINT", "INT", "BIGINT"],
+        ColumnType::Native(NativeType::SmallInt) => &["INT", "BIGINT"],
+        ColumnType::Native(NativeType::Int) => &["BIGINT"],
+        ColumnType::Native(NativeType::Float) => &["DOUBLE"],
+        ColumnType::Native(NativeType::Decimal | NativeType::Varint) => &["any DECIMAL(p,s)"],
+        ColumnType::Native(NativeType::Timestamp) => &[
+            "TIMESTAMP_NTZ (UTC wall clock)",
+            "BIGINT (milliseconds since the epoch)",
+        ],
+        ColumnType::Native(_) => &[],
+        _ => &["the same shape with parts converted as for scalar columns"],
+    };
+    let mut out = vec![format!("{default} (the default)")];
+    out.extend(more.iter().map(|s| s.to_string()));
+    if default != "STRING" {
+        out.push("STRING (the CQL text)".into());
+    }
+    out.join(", ")
+}
+
 /// The CQL spelling of a type, for messages and DDL.
 pub fn cql_name(typ: &ColumnType<'_>) -> String {
     match typ {
@@ -252,8 +363,7 @@ fn unsupported_create(column: &str, dt: &DataType) -> Error {
     )
 }
 
-/// Spark's DDL spelling of Arrow types, shared with the live tests.
-#[cfg(test)]
+/// Spark's DDL spelling of Arrow types, for messages; shared with the live tests.
 #[path = "../tests/support/spelling.rs"]
 pub(crate) mod spelling;
 
@@ -359,6 +469,60 @@ mod tests {
         };
         assert_eq!(spark_type(&arrow_type(&vector)), "ARRAY<FLOAT>");
         assert_eq!(cql_name(&vector), "vector<float, 3>");
+    }
+
+    #[test]
+    fn user_schema_conversions_are_exact_ones_only() {
+        let ts = DataType::Timestamp(TimeUnit::Microsecond, None);
+        let yes = [
+            (NativeType::Int, DataType::Int32),
+            (NativeType::Int, DataType::Int64),
+            (NativeType::TinyInt, DataType::Int16),
+            (NativeType::SmallInt, DataType::Int64),
+            (NativeType::Float, DataType::Float64),
+            (NativeType::Decimal, DataType::Decimal128(10, 2)),
+            (NativeType::Decimal, DataType::Decimal128(38, 30)),
+            (NativeType::Varint, DataType::Decimal128(20, 2)),
+            (NativeType::Timestamp, ts.clone()),
+            (NativeType::Timestamp, DataType::Int64),
+            (NativeType::Uuid, DataType::Utf8),
+            (NativeType::Duration, DataType::Utf8),
+            (NativeType::Blob, DataType::Utf8),
+            (NativeType::Int, DataType::Utf8),
+        ];
+        for (n, dt) in yes {
+            assert!(reads_as(&native(n.clone()), &dt), "{n:?} as {dt}");
+        }
+        let no = [
+            (NativeType::Int, DataType::Boolean),
+            (NativeType::Int, DataType::Int16),
+            (NativeType::BigInt, DataType::Int32),
+            (NativeType::BigInt, DataType::Float64),
+            (NativeType::Double, DataType::Float32),
+            (NativeType::Decimal, DataType::Float64),
+            (NativeType::Text, DataType::Int32),
+            (NativeType::Date, ts),
+        ];
+        for (n, dt) in no {
+            assert!(!reads_as(&native(n.clone()), &dt), "{n:?} as {dt}");
+        }
+        // Collections convert part by part; nullability does not matter.
+        let list = ColumnType::Collection {
+            frozen: false,
+            typ: CollectionType::Set(Box::new(native(NativeType::Int))),
+        };
+        let wide = DataType::List(Arc::new(Field::new("element", DataType::Int64, false)));
+        assert!(reads_as(&list, &wide));
+        assert!(reads_as(&list, &DataType::Utf8));
+        assert!(!reads_as(
+            &list,
+            &DataType::List(list_item(DataType::Boolean))
+        ));
+        assert_eq!(
+            read_choices(&native(NativeType::Int)),
+            "INT (the default), BIGINT, STRING (the CQL text)"
+        );
+        assert!(read_choices(&native(NativeType::Decimal)).contains("any DECIMAL(p,s)"));
     }
 
     #[test]

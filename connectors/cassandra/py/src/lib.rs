@@ -95,19 +95,44 @@ fn plan_partitions(
     })
 }
 
-/// An iterator of pyarrow RecordBatches for one planned partition.
+/// Checks the schema Spark asks for (a pyarrow schema) against the table; raises
+/// ConfigError naming a missing column or a type that does not read exactly.
 #[pyfunction]
-#[pyo3(signature = (options, columns, partition, pushdown_state=None))]
+fn check_read_schema(
+    py: Python<'_>,
+    options: RawOptions,
+    schema: &Bound<'_, PyAny>,
+) -> PyResult<()> {
+    let schema = schema_from_pyarrow(schema)?;
+    run_async(py, "check schema", async {
+        let cfg = config(&options)?;
+        cassandra::check_read_schema(&cfg, &schema).await
+    })
+}
+
+/// An iterator of pyarrow RecordBatches for one planned partition, in the types of
+/// `schema` (a checked user schema) when given.
+#[pyfunction]
+#[pyo3(signature = (options, columns, partition, pushdown_state=None, schema=None))]
 fn open_reader(
     py: Python<'_>,
     options: RawOptions,
     columns: Vec<String>,
     partition: String,
     pushdown_state: Option<String>,
+    schema: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<BatchStream> {
+    let requested = schema.map(schema_from_pyarrow).transpose()?;
     let source = run_async(py, "open reader", async {
         let cfg = config(&options)?;
-        cassandra::open_reader(&cfg, &columns, pushdown_state.as_deref(), &partition).await
+        cassandra::open_reader_as(
+            &cfg,
+            &columns,
+            requested.as_ref(),
+            pushdown_state.as_deref(),
+            &partition,
+        )
+        .await
     })?;
     Ok(BatchStream::new(source, "read partition"))
 }
@@ -168,6 +193,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(describe, m)?)?;
     m.add_function(wrap_pyfunction!(push_filters, m)?)?;
     m.add_function(wrap_pyfunction!(plan_partitions, m)?)?;
+    m.add_function(wrap_pyfunction!(check_read_schema, m)?)?;
     m.add_function(wrap_pyfunction!(open_reader, m)?)?;
     m.add_function(wrap_pyfunction!(prepare_write, m)?)?;
     m.add_function(wrap_pyfunction!(open_writer, m)?)?;

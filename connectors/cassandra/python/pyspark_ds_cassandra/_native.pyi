@@ -10,6 +10,7 @@ __all__ = [
     "BatchWriter",
     "__version__",
     "_debug_panic",
+    "check_read_schema",
     "describe",
     "lookup",
     "open_reader",
@@ -48,11 +49,13 @@ def push_filters(
 def plan_partitions(
     options: dict[str, str], columns: list[str], pushdown_state: str | None = None
 ) -> list[str]: ...
+def check_read_schema(options: dict[str, str], schema: pa.Schema) -> None: ...
 def open_reader(
     options: dict[str, str],
     columns: list[str],
     partition: str,
     pushdown_state: str | None = None,
+    schema: pa.Schema | None = None,
 ) -> BatchStream: ...
 def prepare_write(options: dict[str, str], schema: pa.Schema, overwrite: bool) -> bool: ...
 def open_writer(options: dict[str, str], schema: pa.Schema) -> BatchWriter: ...

@@ -23,21 +23,42 @@ class NativeReader(NativeBacked, DataSourceReader):
     """Reads the partitions the native planner splits the source into."""
 
     def __init__(
-        self, connector: Connector, options: Mapping[str, str], columns: list[str]
+        self,
+        connector: Connector,
+        options: Mapping[str, str],
+        columns: list[str],
+        schema: Any = None,
     ) -> None:
         self.connector = connector
         self.options = dict(options)
         self.columns = columns
+        # The pyarrow schema to build batches in (checked on the driver), or None for the
+        # native module's own types.
+        self.schema = schema
         self.pushdown_state: str | None = None
 
     def partitions(self) -> list[InputPartition]:
-        planned = self.native().plan_partitions(self.options, self.columns, self.pushdown_state)
+        native = self.native()
+        if self.schema is not None:
+            # The driver, before any task: a user schema the source cannot give fails here.
+            native.check_read_schema(self.options, self.schema)
+        planned = native.plan_partitions(self.options, self.columns, self.pushdown_state)
         return [NativePartition(p) for p in planned]
 
     def read(self, partition: InputPartition) -> Iterator[Any]:
-        stream = self.native().open_reader(
-            self.options, self.columns, str(partition.value), self.pushdown_state
-        )
+        native = self.native()
+        if self.schema is None:
+            stream = native.open_reader(
+                self.options, self.columns, str(partition.value), self.pushdown_state
+            )
+        else:
+            stream = native.open_reader(
+                self.options,
+                self.columns,
+                str(partition.value),
+                self.pushdown_state,
+                schema=self.schema,
+            )
         try:
             yield from stream
         finally:
