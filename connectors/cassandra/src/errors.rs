@@ -80,7 +80,7 @@ fn db(db: &DbError) -> Classified {
 }
 
 /// An I/O error: a TLS failure wrapped in it, else its kind.
-fn io(e: &io::Error) -> Classified {
+pub fn io(e: &io::Error) -> Classified {
     if let Some(tls) = e
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<rustls::Error>())

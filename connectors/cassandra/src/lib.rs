@@ -14,6 +14,7 @@ pub mod ring;
 pub mod schema;
 pub mod session;
 pub mod throttle;
+pub mod tls_probe;
 pub mod to_arrow;
 pub mod types;
 pub mod write;

@@ -21,6 +21,7 @@ use spark_ds_core::{
 use crate::SYSTEM;
 use crate::errors::{self, Cause};
 use crate::options::Config;
+use crate::tls_probe;
 
 /// Environment variables of the credential chain.
 pub const USERNAME_ENV: &str = "SPARK_DS_CASSANDRA_USERNAME";
@@ -206,7 +207,16 @@ async fn connect(cfg: &Config, creds: Option<(String, Secret)>) -> Result<Sessio
             ),
         )),
         Ok(Err(e)) => {
-            let classified = errors::new_session(&e);
+            let mut classified = errors::new_session(&e);
+            if cfg.tls.ssl && classified.cause == Cause::Other {
+                // The driver may have lost the server's TLS alert: ask the first node again.
+                let left = bound.saturating_sub(started.elapsed());
+                if let Some(node) = nodes.first()
+                    && let Some(found) = tls_probe::tls_failure(node, tls_config(cfg)?, left).await
+                {
+                    classified = found;
+                }
+            }
             if classified.cause == Cause::Refused && all_refuse(&nodes, bound).await {
                 return Err(Error::new(
                     classified.kind,
