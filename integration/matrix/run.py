@@ -32,6 +32,7 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.request
 import venv
 from pathlib import Path
 from typing import Any
@@ -113,6 +114,11 @@ def copy_wheels(dist: Path, cache: Path) -> list[Path]:
     return [Path(shutil.copy2(w, target)) for w in found]
 
 
+def digest(path: Path) -> str:
+    """A wheel's short sha256: which build a result belongs to."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+
+
 def clean_env(python: Path) -> dict[str, str]:
     """The environment of a matrix process: nothing from the caller's Spark or venv."""
     env = {
@@ -192,13 +198,14 @@ def harness_spark(env: dict[str, str]) -> dict[str, Any] | None:
 
 
 def cluster_version(spark: dict[str, Any]) -> str | None:
-    """The PySpark version the harness's standalone cluster runs."""
-    jars = Path(spark.get("spark_home", "")) / "jars"
-    for jar in jars.glob("spark-core_*.jar"):
-        match = re.search(r"spark-core_[\d.]+-(\d+\.\d+\.\d+)\.jar", jar.name)
-        if match:
-            return match.group(1)
-    return None
+    """The Spark version the harness's standalone master runs, from its web UI."""
+    try:
+        with urllib.request.urlopen(spark["master_ui"], timeout=10) as page:
+            html = page.read().decode("utf-8", errors="replace")
+    except (OSError, KeyError):
+        return None
+    match = re.search(r'class="version[^"]*">\s*(\d+\.\d+\.\d+)', html)
+    return match.group(1) if match else None
 
 
 def run_mode(
@@ -353,7 +360,8 @@ def write_results(results: dict[str, Any]) -> str:
         if "error" in run:
             notes.append(f"- {run['pyspark']} {run['mode']}: {run['error']}")
     wheels = "\n".join(
-        f"- `{w['name']}`: {w['bytes'] / 1e6:.1f} MB" for w in results.get("wheels", [])
+        f"- `{w['name']}`: {w['bytes'] / 1e6:.1f} MB, sha256 `{w.get('sha256', '?')}`"
+        for w in results.get("wheels", [])
     )
     text = (
         "# Spark version matrix results\n\n"
@@ -427,7 +435,13 @@ def main() -> None:
             )
             for key in [k for k in runs if k[1] == line and k[2] == mode]:
                 del runs[key]
-            base = {"line": line, "pyspark": version, "mode": mode, "pyarrow": PYARROW}
+            base = {
+                "line": line,
+                "pyspark": version,
+                "mode": mode,
+                "pyarrow": PYARROW,
+                "wheels": {w.name.split("-")[0]: digest(w) for w in wheels},
+            }
             if "skipped" in data or "error" in data:
                 failed |= "error" in data
                 runs[("all", line, mode)] = {**base, **data}
@@ -443,7 +457,9 @@ def main() -> None:
                 }
     results = {
         "generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "wheels": [{"name": w.name, "bytes": w.stat().st_size} for w in wheels],
+        "wheels": [
+            {"name": w.name, "bytes": w.stat().st_size, "sha256": digest(w)} for w in wheels
+        ],
         "runs": list(runs.values()),
     }
     table = write_results(results)
