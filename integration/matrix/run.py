@@ -302,9 +302,9 @@ def cell_text(cell: dict[str, Any] | None) -> str:
         return NONE
     ran = cell["passed"] + cell["failed"]
     if cell["failed"]:
-        return f"**fail** ({cell['failed']} of {ran})"
+        return f"**fail** ({cell['failed']} of {ran} tests)"
     if cell["passed"] and cell["untestable"]:
-        return f"pass ({cell['passed']}; {cell['untestable']} need the JVM API¹)"
+        return f"pass ({cell['passed']} tests; {cell['untestable']} untestable¹)"
     if cell["passed"]:
         return "pass"
     if cell["untestable"]:
@@ -369,8 +369,10 @@ def write_results(results: dict[str, Any]) -> str:
         f"Last run: {results['generated']}. Each cell: the conformance suite's tests of that\n"
         "capability (`options` = the tests every connector shares: option errors, secrets).\n\n"
         f"{BEGIN}\n{table}\n{END}\n\n"
-        "¹ In Spark Connect a DataFrame has no JVM handle (`df.rdd`, `df._jdf`): tests that\n"
-        "inspect the plan through it cannot run there and are counted apart, not as passes.\n\n"
+        "¹ Counted apart, not as passes. In Spark Connect a DataFrame has no JVM handle\n"
+        "(`df.rdd`, `df._jdf`), so a test that inspects the plan through it cannot run there.\n"
+        "On the cluster the driver's Python has no spark-ds, so a driver-side helper\n"
+        "(`join_with_cassandra_table`) cannot be imported there.\n\n"
         f"Wheels tested:\n\n{wheels}\n"
         + ("\n## Failures\n\n" + "\n".join(notes) + "\n" if notes else "")
     )
