@@ -248,6 +248,10 @@ def run_mode(
         # (line_venv puts them back before the next run).
         names = sorted({w.name.split("-")[0].replace("_", "-") for w in wheels})
         pip(python, env, "uninstall", "--quiet", "--yes", *names)
+        # Spark's driver-side Python (the static format lookup, planning) runs
+        # PYSPARK_DRIVER_PYTHON, else PYSPARK_PYTHON: on a cluster with the library installed
+        # that is the cluster's Python, not the interpreter that imports pyspark.
+        env["PYSPARK_DRIVER_PYTHON"] = env["PYSPARK_PYTHON"] = worker_python
         env["SPARK_DS_MATRIX_MASTER"] = spark["master_url"]
         env["SPARK_DS_MATRIX_WORKER_PYTHON"] = worker_python
     command = [str(python), "-u", "-m", "pytest", CONFORMANCE, "-p", "matrix_plugin", "-q", "-rfEs"]
@@ -340,7 +344,7 @@ def render(results: dict[str, Any]) -> str:
 
 
 def _run_key(run: dict[str, Any]) -> tuple[Any, ...]:
-    return (run.get("connector", ""), _ver(run["pyspark"]), MODES.index(run["mode"]))
+    return (_ver(run["pyspark"]), MODES.index(run["mode"]), run.get("connector", ""))
 
 
 def write_results(results: dict[str, Any]) -> str:
@@ -404,7 +408,13 @@ def main() -> None:
     parser.add_argument("-k", dest="select", default=FAST, help="pytest -k (default: fast set)")
     parser.add_argument("--all-tests", action="store_true", help="the whole conformance suite")
     parser.add_argument("--fresh", action="store_true", help="forget earlier results")
+    parser.add_argument(
+        "--render", action="store_true", help="only rewrite results.md and the README table"
+    )
     args = parser.parse_args()
+    if args.render:
+        update_readme(write_results(json.loads(RESULTS_JSON.read_text())))
+        return
 
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     unknown = set(modes) - set(MODES)
