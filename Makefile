@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 SERVICES := $(ROOT)/integration/services.sh
 PYTEST_ARGS ?=
 
-.PHONY: setup python wheels install demo test lint rust-test py-test services-up services-down bench bench-smoke clean
+.PHONY: setup python wheels install demo test lint rust-test py-test services-up services-down bench bench-smoke matrix clean
 
 ## setup: Python env, wheels built and installed into it
 setup: python wheels install
@@ -60,6 +60,14 @@ bench: setup services-up
 
 bench-smoke: setup services-up
 	@bash integration/bench/run.sh --smoke
+
+## matrix: the conformance suite on the newest patch of every PySpark 4 line, classic, Spark
+## Connect and the standalone cluster (never part of `make test`); rewrites
+## integration/matrix/results.{md,json} and the README's support matrix.
+## MATRIX_ARGS e.g. `--lines 4.0,4.3 --modes classic`.
+MATRIX_ARGS ?=
+matrix: wheels
+	@$(PY) integration/matrix/run.py $(MATRIX_ARGS)
 
 clean:
 	rm -rf target dist

@@ -1,0 +1,484 @@
+"""The Spark version matrix: the conformance suite on the newest patch of every PySpark 4 line.
+
+    python3 integration/matrix/run.py [--lines 4.0,4.3] [--modes classic,connect] [--fresh]
+
+For each line (the newest patch of every 4.x line PyPI lists, found here) it keeps a
+virtualenv under ``.matrix/`` holding only that PySpark (with its Connect extra), a
+pyarrow the line accepts, pytest, cassandra-driver (the suite's own Cassandra client) and
+the built wheels from ``dist/`` (or ``SPARK_DS_MATRIX_DIST``); then it runs the conformance
+suite in each mode, one line at a time, through ``matrix_plugin.py``:
+
+- ``classic``: a ``local[2]`` session in the test process;
+- ``connect``: Spark Connect, ``SparkSession.builder.remote("local[2]")``;
+- ``cluster``: the harness's standalone master and workers, which must run the same Spark
+  line (today the harness runs PySpark 4.3 only, so other lines report it as not run).
+
+It writes ``integration/matrix/results.json`` (every test's outcome) and ``results.md`` (one
+row per connector x line x mode, one column per capability), merging with the previous
+results unless ``--fresh``, and puts the table in the root README between the
+``matrix:begin``/``matrix:end`` markers (``integration/tests/test_matrix_readme.py`` keeps
+them equal).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+import venv
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+CONFORMANCE = "integration/tests/conformance"
+RESULTS_JSON = HERE / "results.json"
+RESULTS_MD = HERE / "results.md"
+README = ROOT / "README.md"
+BEGIN, END = "<!-- matrix:begin -->", "<!-- matrix:end -->"
+
+MODES = ("classic", "connect", "cluster")
+CAPABILITIES = (
+    "batch_read",
+    "batch_write",
+    "pushdown",
+    "key_lookup",
+    "stream_write",
+    "stream_read",
+    "options",
+)
+# Test tools the suite needs, as pinned in integration/requirements-dev.txt.
+TOOLS = ["pytest==9.2.0", "pytest-timeout==2.4.0", "cassandra-driver==3.30.1"]
+# pyarrow per line: the newest release, which is above every line's declared minimum
+# (PySpark 4.0 asks for >= 11.0.0, later lines for more); run.py checks the minimum.
+PYARROW = "pyarrow==26.0.1"
+# pandas comes with PySpark's Connect extra; PySpark 4.x supports pandas < 3.
+PANDAS = "pandas==2.3.3"
+# The conformance suite's fast subset, as a pytest -k expression: everything but the
+# parametrised variants of one check (each filter pushed, each bad frame in each mode), of
+# which a few representative ones stay.
+FAST = (
+    "not (test_pushed_filter_equals_spark_filtering and not (key_in or string_eq or not_key))"
+    " and not (test_non_finite_float_filters_equal_spark_filtering and not in_with_nan)"
+    " and not (test_rejected_write_leaves_the_target_untouched and not"
+    " (unknown_column-overwrite or string_key-append))"
+)
+
+
+def log(message: str) -> None:
+    print(f"[matrix {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def newest_patches() -> dict[str, str]:
+    """The newest released patch of every PySpark 4.x line on the package index."""
+    out = subprocess.run(
+        [sys.executable, "-m", "pip", "index", "versions", "pyspark"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
+    ).stdout
+    match = re.search(r"Available versions: (.*)", out)
+    if not match:
+        raise SystemExit(f"`pip index versions pyspark` listed no versions:\n{out}")
+    newest: dict[str, tuple[int, ...]] = {}
+    for version in match.group(1).split(", "):
+        if not re.fullmatch(r"4\.\d+\.\d+", version.strip()):
+            continue  # 3.x lines and pre-releases
+        parts = tuple(int(p) for p in version.strip().split("."))
+        line = f"{parts[0]}.{parts[1]}"
+        newest[line] = max(newest.get(line, parts), parts)
+    return {line: ".".join(map(str, v)) for line, v in sorted(newest.items(), key=_line_key)}
+
+
+def _line_key(item: tuple[str, Any]) -> tuple[int, ...]:
+    return tuple(int(p) for p in item[0].split("."))
+
+
+def copy_wheels(dist: Path, cache: Path) -> list[Path]:
+    """The wheels, copied first: a build elsewhere may replace ``dist/`` during the run."""
+    found = sorted(dist.glob("spark_ds_*.whl"))
+    if not any(w.name.startswith("spark_ds_cassandra-") for w in found):
+        raise SystemExit(f"no spark_ds_cassandra wheel in {dist}: run `make wheels` first")
+    target = cache / "wheels"
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    return [Path(shutil.copy2(w, target)) for w in found]
+
+
+def digest(path: Path) -> str:
+    """A wheel's short sha256: which build a result belongs to."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+
+
+def clean_env(python: Path) -> dict[str, str]:
+    """The environment of a matrix process: nothing from the caller's Spark or venv."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in {
+            "SPARK_HOME",
+            "PYSPARK_PYTHON",
+            "PYSPARK_DRIVER_PYTHON",
+            "SPARK_REMOTE",
+            "SPARK_CONNECT_MODE_ENABLED",
+            "SPARK_LOCAL_REMOTE",
+            "VIRTUAL_ENV",
+            "PYTHONPATH",
+            "SPARK_DS_LOG_FILE",
+        }
+    }
+    env["PATH"] = f"{python.parent}:{env.get('PATH', '/usr/bin:/bin')}"
+    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    env.setdefault("SPARK_DS_SERVICES_HOME", str(ROOT / ".services"))
+    return env
+
+
+def line_venv(cache: Path, version: str, wheels: list[Path]) -> Path:
+    """The line's virtualenv, created once (re-created when its requirements change)."""
+    requirements = [f"pyspark[connect]=={version}", PYARROW, PANDAS, *TOOLS]
+    home = cache / f"pyspark-{version}"
+    python = home / "bin" / "python"
+    stamp = home / ".requirements"
+    want = hashlib.sha256("\n".join(requirements).encode()).hexdigest()
+    env = clean_env(python)
+    if not (python.exists() and stamp.exists() and stamp.read_text() == want):
+        log(f"creating {home.relative_to(ROOT) if home.is_relative_to(ROOT) else home}")
+        shutil.rmtree(home, ignore_errors=True)
+        venv.EnvBuilder(with_pip=True).create(home)
+        pip(python, env, "install", "--quiet", *requirements)
+        stamp.write_text(want)
+    # The wheels are reinstalled each run: they change between runs, the rest does not.
+    pip(python, env, "install", "--quiet", "--force-reinstall", "--no-deps", *map(str, wheels))
+    check_pyarrow_minimum(python, env, version)
+    return python
+
+
+def pip(python: Path, env: dict[str, str], *args: str) -> None:
+    subprocess.run([str(python), "-m", "pip", *args], env=env, check=True)
+
+
+def check_pyarrow_minimum(python: Path, env: dict[str, str], version: str) -> None:
+    """Fails when the pinned pyarrow is below the line's own declared minimum."""
+    script = (
+        "import importlib.metadata as m, re\n"
+        "reqs = m.requires('pyspark') or []\n"
+        "mins = [re.search(r'>=\\s*([\\d.]+)', r).group(1) for r in reqs\n"
+        "        if r.startswith('pyarrow') and '>=' in r]\n"
+        "print(max(mins, key=lambda v: tuple(map(int, v.split('.')))) if mins else '')\n"
+        "print(m.version('pyarrow'))\n"
+    )
+    out = subprocess.run(
+        [str(python), "-c", script], env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
+    minimum, installed = (out[0], out[1]) if len(out) == 2 else ("", out[-1])
+    if minimum and _ver(installed) < _ver(minimum):
+        raise SystemExit(f"PySpark {version} needs pyarrow >= {minimum}; {installed} installed")
+
+
+def _ver(text: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in re.findall(r"\d+", text)[:3])
+
+
+def harness_spark(env: dict[str, str]) -> dict[str, Any] | None:
+    path = Path(env["SPARK_DS_SERVICES_HOME"]) / "env.json"
+    try:
+        return json.loads(path.read_text()).get("spark")
+    except (OSError, ValueError):
+        return None
+
+
+def cluster_version(spark: dict[str, Any]) -> str | None:
+    """The Spark version the harness's standalone master runs, from its web UI."""
+    try:
+        with urllib.request.urlopen(spark["master_ui"], timeout=10) as page:
+            html = page.read().decode("utf-8", errors="replace")
+    except (OSError, KeyError):
+        return None
+    match = re.search(r'class="version[^"]*">\s*(\d+\.\d+\.\d+)', html)
+    return match.group(1) if match else None
+
+
+def run_mode(
+    python: Path, version: str, mode: str, cache: Path, select: str | None
+) -> dict[str, Any]:
+    """One pytest run of the conformance suite; the plugin's report, or why it did not run."""
+    env = clean_env(python)
+    env["SPARK_DS_SPARK_MODE"] = mode
+    env["PYTHONPATH"] = str(HERE)
+    report = cache / f"report-{version}-{mode}.json"
+    report.unlink(missing_ok=True)
+    env["SPARK_DS_MATRIX_REPORT"] = str(report)
+    if mode == "cluster":
+        # A no-op when the harness's cluster already runs.
+        subprocess.run(
+            ["bash", str(ROOT / "integration" / "services.sh"), "up", "spark"], env=env, check=True
+        )
+        spark = harness_spark(env)
+        running = cluster_version(spark) if spark else None
+        if not spark or running != version:
+            why = (
+                f"the harness's standalone cluster runs PySpark {running}"
+                if spark
+                else "the harness's standalone cluster is not set up"
+            )
+            return {"skipped": f"{why}, not {version}"}
+        worker_python = spark["worker_python"]
+        # As a cluster library: the wheels go into the workers' Python only.
+        wheels = sorted((cache / "wheels").glob("*.whl"))
+        pip(
+            Path(worker_python),
+            env,
+            "install",
+            "--quiet",
+            "--force-reinstall",
+            "--no-deps",
+            *map(str, wheels),
+        )
+        # ... and none in the driver's: a format that resolves came from the workers' Python
+        # (line_venv puts them back before the next run).
+        names = sorted({w.name.split("-")[0].replace("_", "-") for w in wheels})
+        pip(python, env, "uninstall", "--quiet", "--yes", *names)
+        # Spark's driver-side Python (the static format lookup, planning) runs
+        # PYSPARK_DRIVER_PYTHON, else PYSPARK_PYTHON: on a cluster with the library installed
+        # that is the cluster's Python, not the interpreter that imports pyspark.
+        env["PYSPARK_DRIVER_PYTHON"] = env["PYSPARK_PYTHON"] = worker_python
+        env["SPARK_DS_MATRIX_MASTER"] = spark["master_url"]
+        env["SPARK_DS_MATRIX_WORKER_PYTHON"] = worker_python
+    command = [str(python), "-u", "-m", "pytest", CONFORMANCE, "-p", "matrix_plugin", "-q", "-rfEs"]
+    command += ["-p", "no:cacheprovider"]
+    if select:
+        command += ["-k", select]
+    log(f"PySpark {version} {mode}: pytest {CONFORMANCE}")
+    started = time.monotonic()
+    proc = subprocess.run(command, cwd=ROOT, env=env, check=False)
+    elapsed = round(time.monotonic() - started)
+    log(f"PySpark {version} {mode}: pytest exited {proc.returncode} after {elapsed} s")
+    if not report.exists():
+        return {"error": f"pytest exited {proc.returncode} without a report", "seconds": elapsed}
+    data = json.loads(report.read_text())
+    data["seconds"] = elapsed
+    data["exit"] = proc.returncode
+    return data
+
+
+def summarise(data: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per connector, per capability: status, counts and the reasons behind them."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for test in data.get("tests", []):
+        connector = test.get("connector") or "?"
+        for capability in test.get("capabilities", ["options"]):
+            cell = out.setdefault(connector, {}).setdefault(
+                capability,
+                {"passed": 0, "failed": 0, "untestable": 0, "not_offered": 0, "notes": []},
+            )
+            message = test.get("message", "")
+            if test["outcome"] == "passed":
+                cell["passed"] += 1
+            elif test["outcome"] == "failed":
+                cell["failed"] += 1
+                cell["notes"].append(f"{test['nodeid']}: {message}")
+            elif message.startswith("untestable"):
+                cell["untestable"] += 1
+                cell["notes"].append(f"{test['nodeid'].split('::')[-1]}: {message}")
+            else:
+                cell["not_offered"] += 1
+                if "does not declare capability" in message:
+                    message = "not offered: the connector does not declare it"
+                cell["notes"].append(message)
+    return out
+
+
+NONE = "-"  # no test of this capability ran
+
+
+def cell_text(cell: dict[str, Any] | None) -> str:
+    if cell is None:
+        return NONE
+    ran = cell["passed"] + cell["failed"]
+    if cell["failed"]:
+        return f"**fail** ({cell['failed']} of {ran} tests)"
+    if cell["passed"] and cell["untestable"]:
+        return f"pass ({cell['passed']} tests; {cell['untestable']} untestable¹)"
+    if cell["passed"]:
+        return "pass"
+    if cell["untestable"]:
+        return "untestable¹"
+    notes = sorted(set(cell["notes"]))
+    return "not offered: " + "; ".join(n.removeprefix("not offered: ") for n in notes)
+
+
+def render(results: dict[str, Any]) -> str:
+    header = ["connector", "PySpark", "mode", *CAPABILITIES, "paths taken"]
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "| " + " | ".join("---" for _ in header) + " |",
+    ]
+    for run in sorted(results["runs"], key=_run_key):
+        if "skipped" in run or "error" in run:
+            why = run.get("skipped") or run.get("error")
+            lines.append(
+                f"| {run.get('connector', 'all')} | {run['pyspark']} | {run['mode']} | "
+                + " | ".join(NONE for _ in CAPABILITIES)
+                + f" | not run: {why} |"
+            )
+            continue
+        cells = run["cells"]
+        paths = run.get("paths", {})
+        taken = ", ".join(f"{k}: {paths[k]}" for k in ("pushdown", "stream_write") if k in paths)
+        lines.append(
+            f"| {run['connector']} | {run['pyspark']} | {run['mode']} | "
+            + " | ".join(cell_text(cells.get(c)) for c in CAPABILITIES)
+            + f" | {taken} |"
+        )
+    return "\n".join(lines)
+
+
+def _run_key(run: dict[str, Any]) -> tuple[Any, ...]:
+    return (_ver(run["pyspark"]), MODES.index(run["mode"]), run.get("connector", ""))
+
+
+def write_results(results: dict[str, Any]) -> str:
+    table = render(results)
+    notes = []
+    for run in sorted(results["runs"], key=_run_key):
+        failing = sorted(
+            {n for cell in run.get("cells", {}).values() if cell["failed"] for n in cell["notes"]}
+        )
+        failing = [n for n in failing if "::" in n]
+        if failing:
+            notes.append(f"- {run['connector']} {run['pyspark']} {run['mode']}:")
+            for note in failing:
+                test, _, message = note.partition(": ")
+                first = " ".join(message.replace("`", "'").split())[:300]
+                notes.append(f"  - `{test.split('::')[-1]}`: {first}")
+        if "error" in run:
+            notes.append(f"- {run['pyspark']} {run['mode']}: {run['error']}")
+    wheels = "\n".join(
+        f"- `{w['name']}`: {w['bytes'] / 1e6:.1f} MB, sha256 `{w.get('sha256', '?')}`"
+        for w in results.get("wheels", [])
+    )
+    text = (
+        "# Spark version matrix results\n\n"
+        "Written by `make matrix` (`integration/matrix/run.py`); do not edit by hand.\n"
+        f"Last run: {results['generated']}. Each cell: the conformance suite's tests of that\n"
+        "capability (`options` = the tests every connector shares: option errors, secrets).\n\n"
+        f"{BEGIN}\n{table}\n{END}\n\n"
+        "¹ Counted apart, not as passes. In Spark Connect a DataFrame has no JVM handle\n"
+        "(`df.rdd`, `df._jdf`), so a test that inspects the plan through it cannot run there.\n"
+        "On the cluster the driver's Python has no spark-ds, so a driver-side helper\n"
+        "(`join_with_cassandra_table`) cannot be imported there.\n\n"
+        f"Wheels tested:\n\n{wheels}\n"
+        + ("\n## Failures\n\n" + "\n".join(notes) + "\n" if notes else "")
+    )
+    RESULTS_MD.write_text(text)
+    RESULTS_JSON.write_text(json.dumps(results, indent=2) + "\n")
+    return table
+
+
+def readme_block(text: str) -> str:
+    """The text between the matrix markers (the generated table)."""
+    start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
+    return text[start:end].strip("\n")
+
+
+def update_readme(table: str) -> None:
+    text = README.read_text()
+    start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
+    README.write_text(text[:start] + "\n" + table + "\n" + text[end:])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lines", help="comma-separated lines (default: every 4.x on PyPI)")
+    parser.add_argument("--modes", default="classic,connect,cluster")
+    parser.add_argument(
+        "--dist", type=Path, default=Path(os.environ.get("SPARK_DS_MATRIX_DIST", ROOT / "dist"))
+    )
+    parser.add_argument("--cache", type=Path, default=ROOT / ".matrix")
+    parser.add_argument("-k", dest="select", default=FAST, help="pytest -k (default: fast set)")
+    parser.add_argument("--all-tests", action="store_true", help="the whole conformance suite")
+    parser.add_argument("--fresh", action="store_true", help="forget earlier results")
+    parser.add_argument(
+        "--render", action="store_true", help="only rewrite results.md and the README table"
+    )
+    args = parser.parse_args()
+    if args.render:
+        update_readme(write_results(json.loads(RESULTS_JSON.read_text())))
+        return
+
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    unknown = set(modes) - set(MODES)
+    if unknown:
+        parser.error(f"--modes: unknown {sorted(unknown)}; expected some of {MODES}")
+    newest = newest_patches()
+    patches = dict(newest)
+    log("newest patches: " + ", ".join(patches.values()))
+    if args.lines:
+        wanted = [line.strip() for line in args.lines.split(",")]
+        missing = [line for line in wanted if line not in patches]
+        if missing:
+            parser.error(f"--lines: {missing} not on the index; found {sorted(patches)}")
+        patches = {line: patches[line] for line in wanted}
+    args.cache.mkdir(parents=True, exist_ok=True)
+    wheels = copy_wheels(args.dist, args.cache)
+
+    previous = (
+        {} if args.fresh or not RESULTS_JSON.exists() else json.loads(RESULTS_JSON.read_text())
+    )
+    runs = {(r.get("connector", "all"), r["line"], r["mode"]): r for r in previous.get("runs", [])}
+    # A line whose newest patch moved on is re-run, not kept at its old patch.
+    runs = {k: r for k, r in runs.items() if r["pyspark"] == newest.get(r["line"], r["pyspark"])}
+    failed = False
+    for line, version in patches.items():
+        python = line_venv(args.cache, version, wheels)
+        for mode in modes:
+            data = run_mode(
+                python, version, mode, args.cache, None if args.all_tests else args.select
+            )
+            for key in [k for k in runs if k[1] == line and k[2] == mode]:
+                del runs[key]
+            base = {
+                "line": line,
+                "pyspark": version,
+                "mode": mode,
+                "pyarrow": PYARROW,
+                "wheels": {w.name.split("-")[0]: digest(w) for w in wheels},
+            }
+            if "skipped" in data or "error" in data:
+                failed |= "error" in data
+                runs[("all", line, mode)] = {**base, **data}
+                continue
+            for connector, cells in summarise(data).items():
+                failed |= any(c["failed"] for c in cells.values())
+                runs[(connector, line, mode)] = {
+                    **base,
+                    "connector": connector,
+                    "cells": cells,
+                    "paths": data["paths"],
+                    "seconds": data["seconds"],
+                }
+    results = {
+        "generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "wheels": [
+            {"name": w.name, "bytes": w.stat().st_size, "sha256": digest(w)} for w in wheels
+        ],
+        "runs": list(runs.values()),
+    }
+    table = write_results(results)
+    update_readme(table)
+    log(f"wrote {RESULTS_MD.relative_to(ROOT)} and the README's support matrix")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
