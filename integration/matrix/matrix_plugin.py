@@ -2,10 +2,8 @@
 
 It does three things, driven by environment variables that ``run.py`` sets:
 
-- ``SPARK_DS_SPARK_MODE`` picks how the session-wide ``spark`` fixture connects:
-  ``classic`` (the suite's own ``local[2]`` session, unchanged), ``connect`` (Spark Connect,
-  ``SparkSession.builder.remote("local[2]")``) or ``cluster`` (the standalone master in
-  ``SPARK_DS_MATRIX_MASTER``, Python workers running ``SPARK_DS_MATRIX_WORKER_PYTHON``).
+- ``SPARK_DS_SPARK_MODE`` (read by conftest.py's ``spark`` fixture, which connects that way)
+  names the mode the report is for, and which failures say nothing about the connector.
 - A capability that needs a newer Spark than the running PySpark is not run but reported
   "not offered", with the reason, found by the same import checks the connectors use.
 - Every test's outcome, with its connector and capabilities, goes to the JSON file
@@ -17,7 +15,6 @@ from __future__ import annotations
 import importlib
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -116,52 +113,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             if reason:
                 item.add_marker(pytest.mark.skip(reason=f"{NOT_OFFERED}: {reason}"))
                 break
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_fixture_setup(fixturedef: Any, request: pytest.FixtureRequest) -> None:
-    # conftest.py's `spark` fixture wins over any fixture a plugin defines, so the session
-    # it makes is swapped here, before pytest calls it (same parameters, same scope).
-    if fixturedef.argname == "spark" and MODE != "classic":
-        fixturedef.func = _connect_spark if MODE == "connect" else _cluster_spark
-
-
-def _common_config(builder: Any) -> Any:
-    return (
-        builder.appName(f"spark-ds-matrix-{MODE}")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "4")
-        .config("spark.sql.execution.arrow.maxRecordsPerBatch", "65536")
-        .config("spark.python.worker.reuse", "true")
-    )
-
-
-def _connect_spark(spark_ds_log_file: Path) -> Iterator[Any]:
-    from pyspark.sql import SparkSession
-
-    # The local Connect server runs in this process's JVM, so it inherits PYSPARK_PYTHON
-    # and SPARK_DS_LOG_FILE like the classic session does.
-    session = _common_config(SparkSession.builder.remote("local[2]")).getOrCreate()
-    yield session
-    session.stop()
-
-
-def _cluster_spark(spark_ds_log_file: Path) -> Iterator[Any]:
-    from pyspark.sql import SparkSession
-
-    master = os.environ["SPARK_DS_MATRIX_MASTER"]
-    worker_python = os.environ["SPARK_DS_MATRIX_WORKER_PYTHON"]
-    session = (
-        _common_config(SparkSession.builder.master(master))
-        .config("spark.pyspark.python", worker_python)
-        .config("spark.executor.memory", "512m")
-        # Executors are started by the workers, not by this process: pass the log file on.
-        .config("spark.executorEnv.SPARK_DS_LOG_FILE", str(spark_ds_log_file))
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("WARN")
-    yield session
-    session.stop()
 
 
 @pytest.hookimpl(wrapper=True)

@@ -252,8 +252,8 @@ def run_mode(
         # PYSPARK_DRIVER_PYTHON, else PYSPARK_PYTHON: on a cluster with the library installed
         # that is the cluster's Python, not the interpreter that imports pyspark.
         env["PYSPARK_DRIVER_PYTHON"] = env["PYSPARK_PYTHON"] = worker_python
-        env["SPARK_DS_MATRIX_MASTER"] = spark["master_url"]
-        env["SPARK_DS_MATRIX_WORKER_PYTHON"] = worker_python
+        env["SPARK_DS_SPARK_MASTER"] = spark["master_url"]
+        env["SPARK_DS_SPARK_WORKER_PYTHON"] = worker_python
     command = [str(python), "-u", "-m", "pytest", CONFORMANCE, "-p", "matrix_plugin", "-q", "-rfEs"]
     command += ["-p", "no:cacheprovider"]
     if select:

@@ -55,6 +55,10 @@ SUMMARY = re.compile(
 )
 
 
+# `<system> read: <n> partitions planned`, logged by the shared reader's planner at INFO.
+PLANNED = re.compile(r" spark_ds\.(?P<system>\w+): \S+ read: (?P<count>\d+) partitions planned")
+
+
 @dataclass(frozen=True)
 class TaskSummary:
     """One task's summary line, parsed."""
@@ -84,6 +88,14 @@ class TaskLog:
             f.seek(self.offset)
             return f.read().decode("utf-8", errors="replace").splitlines()
 
+    def planned_partitions(self, system: str) -> list[int]:
+        """The partition count of each read planned (with ``logLevel=info``) by ``system``."""
+        return [
+            int(match["count"])
+            for match in map(PLANNED.search, self.lines())
+            if match and match["system"] == system
+        ]
+
     def summaries(self, system: str | None = None) -> list[TaskSummary]:
         """The task summary lines, of one connector's logger (``spark_ds.<system>``) if given."""
         found = []
@@ -110,21 +122,50 @@ def task_log(spark: object, spark_ds_log_file: Path) -> TaskLog:
     return TaskLog(spark_ds_log_file)
 
 
+# How the session-wide `spark` fixture reaches Spark (`make matrix` sets it per run):
+# `classic` (local[2] in this process), `connect` (Spark Connect, `remote("local[2]")`, the
+# mode Databricks shared and serverless compute use) or `cluster` (the standalone master in
+# SPARK_DS_SPARK_MASTER, Python workers running SPARK_DS_SPARK_WORKER_PYTHON).
+SPARK_MODES = ("classic", "connect", "cluster")
+
+
+def spark_mode() -> str:
+    mode = os.environ.get("SPARK_DS_SPARK_MODE", "classic")
+    if mode not in SPARK_MODES:
+        raise pytest.UsageError(f"SPARK_DS_SPARK_MODE={mode!r}: expected one of {SPARK_MODES}")
+    return mode
+
+
 @pytest.fixture(scope="session")
 def spark(spark_ds_log_file: Path) -> Iterator[object]:
-    """One local[2] SparkSession for the whole run (starting one costs ~5 s)."""
+    """One SparkSession for the whole run (starting one costs ~5 s), in SPARK_DS_SPARK_MODE."""
     from pyspark.sql import SparkSession
 
+    mode = spark_mode()
+    if mode == "connect":
+        # The local Connect server runs in this process's JVM: it inherits PYSPARK_PYTHON and
+        # SPARK_DS_LOG_FILE like the classic session does.
+        builder = SparkSession.builder.remote("local[2]")
+    elif mode == "cluster":
+        builder = (
+            SparkSession.builder.master(os.environ["SPARK_DS_SPARK_MASTER"])
+            .config("spark.pyspark.python", os.environ["SPARK_DS_SPARK_WORKER_PYTHON"])
+            .config("spark.executor.memory", "512m")
+            # Executors are started by the workers, not by this process: pass the log on.
+            .config("spark.executorEnv.SPARK_DS_LOG_FILE", str(spark_ds_log_file))
+        )
+    else:
+        builder = SparkSession.builder.master("local[2]")
     session = (
-        SparkSession.builder.master("local[2]")
-        .appName("spark-ds-tests")
+        builder.appName(f"spark-ds-tests-{mode}")
         .config("spark.ui.enabled", "false")
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.sql.execution.arrow.maxRecordsPerBatch", "65536")
         .config("spark.python.worker.reuse", "true")
         .getOrCreate()
     )
-    session.sparkContext.setLogLevel("WARN")
+    if mode != "connect":
+        session.sparkContext.setLogLevel("WARN")
     yield session
     session.stop()
 

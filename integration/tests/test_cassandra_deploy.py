@@ -8,6 +8,7 @@ use.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from typing import Any
@@ -58,9 +59,14 @@ def table_options(env: dict[str, Any], name: str) -> dict[str, str]:
     return connector_options(env, keyspace=keyspace, table="people", splitCount=8)
 
 
-def run_driver(args: dict[str, Any], python: str = sys.executable) -> dict[str, Any]:
+def run_driver(args: dict[str, Any], spark_python: str = sys.executable) -> dict[str, Any]:
+    """Runs DRIVER; ``spark_python`` is the Python Spark starts for its driver-side work."""
+    # The format lookup and planning run PYSPARK_DRIVER_PYTHON (else PYSPARK_PYTHON), not the
+    # interpreter running DRIVER.
+    env = {**os.environ, "PYSPARK_DRIVER_PYTHON": spark_python, "PYSPARK_PYTHON": spark_python}
     result = subprocess.run(
-        [python, "-c", DRIVER, json.dumps(args)],
+        [sys.executable, "-c", DRIVER, json.dumps(args)],
+        env=env,
         capture_output=True,
         text=True,
         timeout=600,
@@ -98,7 +104,10 @@ def test_round_trip_on_a_standalone_cluster(services_env, env, wheels) -> None:
                 "spark.ui.enabled": "false",
             },
             "options": table_options(env, "cluster"),
-        }
+        },
+        # As on a cluster with the library installed: Spark's driver-side Python is the
+        # cluster's, the one the wheel went into; the test venv's copy plays no part.
+        spark_python=worker_python,
     )
     assert outcome["count"] == 5000
     assert outcome["sum"] == sum(range(5000))

@@ -8,6 +8,7 @@ import io
 from typing import Any
 
 import pytest
+from pyspark.sql.utils import is_remote
 
 from .connectors import ConnectorUnderTest
 from .standard import SIMPLE_SCHEMA
@@ -64,6 +65,14 @@ def test_invalid_option_value_names_the_option_and_the_expected_values(spark, co
                 assert word in message, (path, option, word, message)
 
 
+def explained(df: Any, mode: str) -> str:
+    """What ``df.explain(mode)`` prints: in Spark Connect the server's plan text too."""
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        df.explain(mode)
+    return printed.getvalue()
+
+
 def test_secrets_appear_in_no_error_plan_or_log_line(spark, connector, task_log) -> None:
     target = connector.new_target("simple")
     frame = spark.createDataFrame([(1, "a"), (2, "b")], SIMPLE_SCHEMA)
@@ -74,14 +83,15 @@ def test_secrets_appear_in_no_error_plan_or_log_line(spark, connector, task_log)
         df = spark.read.format(connector.name).options(**options).load()
         assert sorted(tuple(r) for r in df.select("id", "name").collect()) == [(1, "a"), (2, "b")]
 
-        printed = io.StringIO()
-        with contextlib.redirect_stdout(printed):
-            df.explain(True)
         plans = {
-            "explain(True)": printed.getvalue(),
-            "queryExecution": df._jdf.queryExecution().toString(),
-            "filtered explain": df.where("id = 1")._jdf.queryExecution().toString(),
+            f"{name} explain({mode!r})": explained(frame, mode)
+            for name, frame in (("plain", df), ("filtered", df.where("id = 1")))
+            for mode in ("extended", "formatted", "cost")
         }
+        if not is_remote():
+            # Classic mode can also read the query execution through the JVM handle.
+            plans["queryExecution"] = df._jdf.queryExecution().toString()
+            plans["filtered queryExecution"] = df.where("id = 1")._jdf.queryExecution().toString()
         for where, text in plans.items():
             assert connector.name in text.lower() or "python" in text.lower(), (where, text)
             assert SECRET not in text, where

@@ -51,14 +51,30 @@ def test_standard_table_round_trips_exactly(spark, connector, standard) -> None:
     assert connector.rows(target, COLUMNS) == expected
 
 
+def collect_planned(df: Any, connector: ConnectorUnderTest, task_log: Any) -> tuple[list[Any], int]:
+    """The rows of a read made with ``logLevel=info`` and how many partitions it planned.
+
+    Read from the planner's log line, not ``df.rdd``: Spark Connect has no JVM handle.
+    """
+    task_log.mark()
+    rows = df.collect()
+    counts = set(task_log.planned_partitions(connector.name))
+    assert len(counts) == 1, f"expected one planned read, found {counts}: {task_log.lines()}"
+    return rows, counts.pop()
+
+
 @pytest.mark.capability("batch_write", "batch_read")
-def test_partitioned_read_equals_a_single_partition_read(spark, connector, standard) -> None:
+def test_partitioned_read_equals_a_single_partition_read(
+    spark, connector, standard, task_log
+) -> None:
     target, frame = standard
-    single = read(spark, connector, target, **connector.partition_options(1))
-    split = read(spark, connector, target, **connector.partition_options(8))
-    assert single.rdd.getNumPartitions() == 1
-    assert split.rdd.getNumPartitions() > 1, "the partitioned read planned one partition"
-    single_rows, split_rows = spark_rows(single.collect()), spark_rows(split.collect())
+    single = read(spark, connector, target, logLevel="info", **connector.partition_options(1))
+    split = read(spark, connector, target, logLevel="info", **connector.partition_options(8))
+    single_collected, single_planned = collect_planned(single, connector, task_log)
+    split_collected, split_planned = collect_planned(split, connector, task_log)
+    assert single_planned == 1
+    assert split_planned > 1, "the partitioned read planned one partition"
+    single_rows, split_rows = spark_rows(single_collected), spark_rows(split_collected)
     assert len({r["id"] for r in split_rows}) == len(split_rows), "a row was read twice"
     assert split_rows == single_rows == spark_rows(frame.collect())
 
@@ -68,9 +84,8 @@ def test_every_read_task_logs_its_summary(spark, connector, standard, task_log) 
     # Fault tests rely on these lines (from every Python worker, via SPARK_DS_LOG_FILE).
     target, _frame = standard
     df = read(spark, connector, target, logLevel="info", **connector.partition_options(4))
-    tasks = df.rdd.getNumPartitions()
-    task_log.mark()
-    assert len(df.collect()) == 61
+    collected, tasks = collect_planned(df, connector, task_log)
+    assert len(collected) == 61
     summaries = [s for s in task_log.summaries(connector.name) if s.task.startswith("read")]
     lines = "\n".join(task_log.lines())
     assert len(summaries) == tasks, lines
@@ -127,24 +142,24 @@ def test_pushed_filter_equals_spark_filtering(spark, connector, standard, filter
 
 
 @pytest.mark.capability("batch_write", "pushdown")
-def test_pushed_key_filter_plans_fewer_partitions(spark, connector, standard) -> None:
+def test_pushed_key_filter_plans_fewer_partitions(spark, connector, standard, task_log) -> None:
     # Equal rows alone would not show that anything was pushed: the plan must shrink too.
     target, _frame = standard
     before = spark.conf.get(PUSHDOWN_CONF)
     try:
+        options = {"logLevel": "info", **connector.partition_options(8)}
         spark.conf.set(PUSHDOWN_CONF, "false")
-        whole = read(spark, connector, target, **connector.partition_options(8))
-        unpushed = whole.where("id IN (7, 8)").rdd.getNumPartitions()
+        whole = read(spark, connector, target, **options).where("id IN (7, 8)")
+        unpushed_rows, unpushed = collect_planned(whole, connector, task_log)
         spark.conf.set(PUSHDOWN_CONF, "true")
-        filtered = read(spark, connector, target, **connector.partition_options(8))
-        filtered = filtered.where("id IN (7, 8)")
-        pushed = filtered.rdd.getNumPartitions()
-        ids = sorted(r["id"] for r in filtered.collect())
+        filtered = read(spark, connector, target, **options).where("id IN (7, 8)")
+        rows, pushed = collect_planned(filtered, connector, task_log)
+        ids = sorted(r["id"] for r in rows)
     finally:
         spark.conf.set(PUSHDOWN_CONF, before)
     assert unpushed == 8
     assert pushed < unpushed, f"{pushed} partitions with the key filter pushed"
-    assert ids == [7, 8]
+    assert ids == sorted(r["id"] for r in unpushed_rows) == [7, 8]
 
 
 @pytest.mark.capability("batch_write", "key_lookup")

@@ -43,6 +43,8 @@ class NativeReader(NativeBacked, DataSourceReader):
             # The driver, before any task: a user schema the source cannot give fails here.
             native.check_read_schema(self.options, self.schema)
         planned = native.plan_partitions(self.options, self.columns, self.pushdown_state)
+        # The plan's size without a JVM handle on the DataFrame (Spark Connect has none).
+        self.log.info("%s read: %d partitions planned", self.connector.system, len(planned))
         return [NativePartition(p) for p in planned]
 
     def read(self, partition: InputPartition) -> Iterator[Any]:
