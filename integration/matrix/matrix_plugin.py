@@ -3,7 +3,7 @@
 It does three things, driven by environment variables that ``run.py`` sets:
 
 - ``SPARK_DS_SPARK_MODE`` (read by conftest.py's ``spark`` fixture, which connects that way)
-  names the mode the report is for, and which failures say nothing about the connector.
+  names the mode the report is for.
 - A capability that needs a newer Spark than the running PySpark is not run but reported
   "not offered", with the reason, found by the same import checks the connectors use.
 - Every test's outcome, with its connector and capabilities, goes to the JSON file
@@ -28,27 +28,6 @@ COMMON = "options"
 
 # A test the running Spark cannot host is "not offered"; the skip reason starts with this.
 NOT_OFFERED = "not offered"
-# Failures that say nothing about the connector, per mode, and what they mean instead.
-# In Spark Connect a DataFrame has no JVM handle: `df.rdd`, `df._jdf` and `spark.sparkContext`
-# raise, so a test that inspects the plan through them cannot run there. On the cluster the
-# driver's Python has no spark-ds (as with a cluster library), so a driver-side helper such as
-# `join_with_cassandra_table` cannot be imported there.
-UNTESTABLE = {
-    "connect": (
-        (
-            "JVM_ATTRIBUTE_NOT_SUPPORTED",
-            "[NOT_IMPLEMENTED] rdd is not implemented",
-            "[NOT_IMPLEMENTED] sparkContext is not implemented",
-        ),
-        "untestable in Spark Connect: the test reads the plan through the JVM",
-    ),
-    "cluster": (
-        ("No module named 'pyspark_ds_",),
-        "untestable with spark-ds only on the workers: a driver-side helper",
-    ),
-}
-
-
 def _has(module: str, name: str) -> bool:
     try:
         return hasattr(importlib.import_module(module), name)
@@ -113,18 +92,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             if reason:
                 item.add_marker(pytest.mark.skip(reason=f"{NOT_OFFERED}: {reason}"))
                 break
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
-    report = yield
-    if MODE in UNTESTABLE and call.when == "call" and report.failed and call.excinfo:
-        markers, meaning = UNTESTABLE[MODE]
-        text = f"{call.excinfo.typename}: {call.excinfo.value}".splitlines()[0][:300]
-        if any(marker in text for marker in markers):
-            report.outcome = "skipped"
-            report.longrepr = (str(item.path), item.location[1] or 0, f"{meaning} ({text})")
-    return report
 
 
 def _message(report: pytest.TestReport) -> str:

@@ -10,8 +10,9 @@ suite in each mode, one line at a time, through ``matrix_plugin.py``:
 
 - ``classic``: a ``local[2]`` session in the test process;
 - ``connect``: Spark Connect, ``SparkSession.builder.remote("local[2]")``;
-- ``cluster``: the harness's standalone master and workers, which must run the same Spark
-  line (today the harness runs PySpark 4.3 only, so other lines report it as not run).
+- ``cluster``: the harness's standalone master and two workers, restarted on the line's
+  own Spark, with the wheels only in the workers' virtualenv (``.matrix/workers-<version>``);
+  the harness's cluster goes back to the project's Spark at the end.
 
 It writes ``integration/matrix/results.json`` (every test's outcome) and ``results.md`` (one
 row per connector x line x mode, one column per capability), merging with the previous
@@ -62,6 +63,8 @@ TOOLS = ["pytest==9.2.0", "pytest-timeout==2.4.0", "cassandra-driver==3.30.1"]
 PYARROW = "pyarrow==26.0.1"
 # pandas comes with PySpark's Connect extra; PySpark 4.x supports pandas < 3.
 PANDAS = "pandas==2.3.3"
+# Checks each wheel's platform tag against the libraries it links (its own venv in the cache).
+AUDITWHEEL = "auditwheel==6.8.2"
 # The conformance suite's fast subset, as a pytest -k expression: everything but the
 # parametrised variants of one check (each filter pushed, each bad frame in each mode), of
 # which a few representative ones stay.
@@ -112,6 +115,51 @@ def copy_wheels(dist: Path, cache: Path) -> list[Path]:
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
     return [Path(shutil.copy2(w, target)) for w in found]
+
+
+def audit_wheels(wheels: list[Path], cache: Path) -> dict[str, dict[str, Any]]:
+    """``auditwheel show`` per wheel: its platform tag holds, it needs no outside library."""
+    tools = cache / "tools"
+    auditwheel = tools / "bin" / "auditwheel"
+    stamp = tools / ".requirements"
+    if not (auditwheel.exists() and stamp.exists() and stamp.read_text() == AUDITWHEEL):
+        shutil.rmtree(tools, ignore_errors=True)
+        venv.EnvBuilder(with_pip=True).create(tools)
+        pip(
+            tools / "bin" / "python",
+            clean_env(tools / "bin" / "python"),
+            "install",
+            "-q",
+            AUDITWHEEL,
+        )
+        stamp.write_text(AUDITWHEEL)
+    return {w.name: audit_wheel(auditwheel, w) for w in wheels}
+
+
+def glibc_versions(text: str) -> list[tuple[int, int]]:
+    return [(int(a), int(b)) for a, b in re.findall(r"manylinux_(\d+)_(\d+)", text)]
+
+
+def audit_wheel(auditwheel: Path, wheel: Path) -> dict[str, Any]:
+    shown = subprocess.run(
+        [str(auditwheel), "show", str(wheel)], capture_output=True, text=True, check=False
+    )
+    text = " ".join((shown.stdout + shown.stderr).split())
+    found = re.search(r'consistent with the following platform tag: "([^"]+)"', text)
+    tag = found.group(1) if found else None
+    problems = []
+    if shown.returncode != 0 or not tag:
+        problems.append(f"auditwheel show exited {shown.returncode}: {text[:300]}")
+    if "external shared libraries are required" in text:
+        problems.append("needs shared libraries outside the manylinux policy")
+    # The glibc the name promises (manylinux_2_17 = manylinux2014) must cover what it links.
+    promised = glibc_versions(wheel.name)
+    needed = max(glibc_versions(tag or ""), default=None)
+    if needed and any(p < needed for p in promised):
+        problems.append(f"its name promises older glibc than the {tag} it links")
+    if "-abi3-" not in wheel.name:
+        problems.append("not an abi3 wheel")
+    return {"tag": tag, "problems": problems}
 
 
 def digest(path: Path) -> str:
@@ -204,8 +252,67 @@ def cluster_version(spark: dict[str, Any]) -> str | None:
             html = page.read().decode("utf-8", errors="replace")
     except (OSError, KeyError):
         return None
-    match = re.search(r'class="version[^"]*">\s*(\d+\.\d+\.\d+)', html)
+    match = re.search(r'class="version[^>]*>\s*(\d+\.\d+\.\d+)', html)
     return match.group(1) if match else None
+
+
+def services(action: str, env: dict[str, str]) -> None:
+    """``integration/services.sh <action> spark`` in ``env``."""
+    script = str(ROOT / "integration" / "services.sh")
+    subprocess.run(["bash", script, action, "spark"], env=env, check=True)
+
+
+def line_cluster(python: Path, version: str, cache: Path, env: dict[str, str]) -> dict[str, Any]:
+    """The harness's standalone cluster (master + 2 workers) restarted on the line's Spark.
+
+    Master and workers run from the line's own PySpark; executors run a workers' virtualenv
+    holding the same PySpark and no spark-ds until the run installs the wheels there.
+    """
+    site = subprocess.run(
+        [str(python), "-c", "import pyspark, os; print(os.path.dirname(pyspark.__file__))"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    cluster_env = {
+        **env,
+        "SPARK_DS_SPARK_HOME": site,
+        "SPARK_DS_SPARK_WORKER_VENV": str(cache / f"workers-{version}"),
+        "SPARK_DS_SPARK_WORKER_PYTHON": str(cache / f"workers-{version}" / "bin" / "python"),
+    }
+    log(f"PySpark {version} cluster: restarting the harness's standalone cluster on {version}")
+    services("down", cluster_env)
+    services("up", cluster_env)
+    spark = harness_spark(env)
+    if not spark:
+        raise SystemExit("the harness wrote no Spark section to env.json")
+    return spark
+
+
+def driver_view(worker_python: Path, cache: Path, version: str) -> Path:
+    """A directory holding links to the ``pyspark_ds_*`` packages installed for the workers."""
+    site = subprocess.run(
+        [str(worker_python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    view = cache / f"driver-view-{version}"
+    shutil.rmtree(view, ignore_errors=True)
+    view.mkdir(parents=True)
+    for package in sorted(Path(site).glob("pyspark_ds_*")):
+        if package.is_dir():
+            (view / package.name).symlink_to(package)
+    return view
+
+
+def restore_cluster() -> None:
+    """The harness's cluster back on the project's own Spark, as the test suite expects it."""
+    env = clean_env(ROOT / ".venv" / "bin" / "python")
+    log("restoring the harness's standalone cluster on the project's Spark")
+    services("down", env)
+    services("up", env)
 
 
 def run_mode(
@@ -219,19 +326,10 @@ def run_mode(
     report.unlink(missing_ok=True)
     env["SPARK_DS_MATRIX_REPORT"] = str(report)
     if mode == "cluster":
-        # A no-op when the harness's cluster already runs.
-        subprocess.run(
-            ["bash", str(ROOT / "integration" / "services.sh"), "up", "spark"], env=env, check=True
-        )
-        spark = harness_spark(env)
-        running = cluster_version(spark) if spark else None
-        if not spark or running != version:
-            why = (
-                f"the harness's standalone cluster runs PySpark {running}"
-                if spark
-                else "the harness's standalone cluster is not set up"
-            )
-            return {"skipped": f"{why}, not {version}"}
+        spark = line_cluster(python, version, cache, env)
+        running = cluster_version(spark)
+        if running != version:
+            return {"error": f"the line's standalone cluster runs PySpark {running}, not {version}"}
         worker_python = spark["worker_python"]
         # As a cluster library: the wheels go into the workers' Python only.
         wheels = sorted((cache / "wheels").glob("*.whl"))
@@ -252,6 +350,10 @@ def run_mode(
         # PYSPARK_DRIVER_PYTHON, else PYSPARK_PYTHON: on a cluster with the library installed
         # that is the cluster's Python, not the interpreter that imports pyspark.
         env["PYSPARK_DRIVER_PYTHON"] = env["PYSPARK_PYTHON"] = worker_python
+        # A notebook attached to the cluster imports the cluster's copy for driver-side
+        # helpers (`join_with_cassandra_table`): the test process sees the workers' packages,
+        # and only those, without anything importing them before a test asks.
+        env["PYTHONPATH"] += os.pathsep + str(driver_view(Path(worker_python), cache, version))
         env["SPARK_DS_SPARK_MASTER"] = spark["master_url"]
         env["SPARK_DS_SPARK_WORKER_PYTHON"] = worker_python
     command = [str(python), "-u", "-m", "pytest", CONFORMANCE, "-p", "matrix_plugin", "-q", "-rfEs"]
@@ -279,7 +381,7 @@ def summarise(data: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
         for capability in test.get("capabilities", ["options"]):
             cell = out.setdefault(connector, {}).setdefault(
                 capability,
-                {"passed": 0, "failed": 0, "untestable": 0, "not_offered": 0, "notes": []},
+                {"passed": 0, "failed": 0, "not_offered": 0, "notes": []},
             )
             message = test.get("message", "")
             if test["outcome"] == "passed":
@@ -287,9 +389,6 @@ def summarise(data: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
             elif test["outcome"] == "failed":
                 cell["failed"] += 1
                 cell["notes"].append(f"{test['nodeid']}: {message}")
-            elif message.startswith("untestable"):
-                cell["untestable"] += 1
-                cell["notes"].append(f"{test['nodeid'].split('::')[-1]}: {message}")
             else:
                 cell["not_offered"] += 1
                 if "does not declare capability" in message:
@@ -307,12 +406,8 @@ def cell_text(cell: dict[str, Any] | None) -> str:
     ran = cell["passed"] + cell["failed"]
     if cell["failed"]:
         return f"**fail** ({cell['failed']} of {ran} tests)"
-    if cell["passed"] and cell["untestable"]:
-        return f"pass ({cell['passed']} tests; {cell['untestable']} untestable¹)"
     if cell["passed"]:
         return "pass"
-    if cell["untestable"]:
-        return "untestable¹"
     notes = sorted(set(cell["notes"]))
     return "not offered: " + "; ".join(n.removeprefix("not offered: ") for n in notes)
 
@@ -347,6 +442,14 @@ def _run_key(run: dict[str, Any]) -> tuple[Any, ...]:
     return (_ver(run["pyspark"]), MODES.index(run["mode"]), run.get("connector", ""))
 
 
+def audit_text(audit: dict[str, Any] | None) -> str:
+    if not audit:
+        return "not audited"
+    if audit["problems"]:
+        return "auditwheel: **" + "; ".join(audit["problems"]) + "**"
+    return f"auditwheel: consistent with `{audit['tag']}`, no library outside the policy"
+
+
 def write_results(results: dict[str, Any]) -> str:
     table = render(results)
     notes = []
@@ -364,7 +467,8 @@ def write_results(results: dict[str, Any]) -> str:
         if "error" in run:
             notes.append(f"- {run['pyspark']} {run['mode']}: {run['error']}")
     wheels = "\n".join(
-        f"- `{w['name']}`: {w['bytes'] / 1e6:.1f} MB, sha256 `{w.get('sha256', '?')}`"
+        f"- `{w['name']}`: {w['bytes'] / 1e6:.1f} MB, sha256 `{w.get('sha256', '?')}`, "
+        + audit_text(w.get("audit"))
         for w in results.get("wheels", [])
     )
     text = (
@@ -373,10 +477,6 @@ def write_results(results: dict[str, Any]) -> str:
         f"Last run: {results['generated']}. Each cell: the conformance suite's tests of that\n"
         "capability (`options` = the tests every connector shares: option errors, secrets).\n\n"
         f"{BEGIN}\n{table}\n{END}\n\n"
-        "¹ Counted apart, not as passes. In Spark Connect a DataFrame has no JVM handle\n"
-        "(`df.rdd`, `df._jdf`), so a test that inspects the plan through it cannot run there.\n"
-        "On the cluster the driver's Python has no spark-ds, so a driver-side helper\n"
-        "(`join_with_cassandra_table`) cannot be imported there.\n\n"
         f"Wheels tested:\n\n{wheels}\n"
         + ("\n## Failures\n\n" + "\n".join(notes) + "\n" if notes else "")
     )
@@ -395,6 +495,46 @@ def update_readme(table: str) -> None:
     text = README.read_text()
     start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
     README.write_text(text[:start] + "\n" + table + "\n" + text[end:])
+
+
+def run_lines(
+    args: argparse.Namespace,
+    patches: dict[str, str],
+    modes: list[str],
+    wheels: list[Path],
+    runs: dict[tuple[str, str, str], dict[str, Any]],
+) -> bool:
+    """Runs every mode of every line, updating ``runs``; True when anything failed."""
+    failed = False
+    for line, version in patches.items():
+        python = line_venv(args.cache, version, wheels)
+        for mode in modes:
+            data = run_mode(
+                python, version, mode, args.cache, None if args.all_tests else args.select
+            )
+            for key in [k for k in runs if k[1] == line and k[2] == mode]:
+                del runs[key]
+            base = {
+                "line": line,
+                "pyspark": version,
+                "mode": mode,
+                "pyarrow": PYARROW,
+                "wheels": {w.name.split("-")[0]: digest(w) for w in wheels},
+            }
+            if "skipped" in data or "error" in data:
+                failed |= "error" in data
+                runs[("all", line, mode)] = {**base, **data}
+                continue
+            for connector, cells in summarise(data).items():
+                failed |= any(c["failed"] for c in cells.values())
+                runs[(connector, line, mode)] = {
+                    **base,
+                    "connector": connector,
+                    "cells": cells,
+                    "paths": data["paths"],
+                    "seconds": data["seconds"],
+                }
+    return failed
 
 
 def main() -> None:
@@ -431,6 +571,9 @@ def main() -> None:
         patches = {line: patches[line] for line in wanted}
     args.cache.mkdir(parents=True, exist_ok=True)
     wheels = copy_wheels(args.dist, args.cache)
+    audits = audit_wheels(wheels, args.cache)
+    for name, audit in audits.items():
+        log(f"{name}: {audit_text(audit)}")
 
     previous = (
         {} if args.fresh or not RESULTS_JSON.exists() else json.loads(RESULTS_JSON.read_text())
@@ -438,39 +581,22 @@ def main() -> None:
     runs = {(r.get("connector", "all"), r["line"], r["mode"]): r for r in previous.get("runs", [])}
     # A line whose newest patch moved on is re-run, not kept at its old patch.
     runs = {k: r for k, r in runs.items() if r["pyspark"] == newest.get(r["line"], r["pyspark"])}
-    failed = False
-    for line, version in patches.items():
-        python = line_venv(args.cache, version, wheels)
-        for mode in modes:
-            data = run_mode(
-                python, version, mode, args.cache, None if args.all_tests else args.select
-            )
-            for key in [k for k in runs if k[1] == line and k[2] == mode]:
-                del runs[key]
-            base = {
-                "line": line,
-                "pyspark": version,
-                "mode": mode,
-                "pyarrow": PYARROW,
-                "wheels": {w.name.split("-")[0]: digest(w) for w in wheels},
-            }
-            if "skipped" in data or "error" in data:
-                failed |= "error" in data
-                runs[("all", line, mode)] = {**base, **data}
-                continue
-            for connector, cells in summarise(data).items():
-                failed |= any(c["failed"] for c in cells.values())
-                runs[(connector, line, mode)] = {
-                    **base,
-                    "connector": connector,
-                    "cells": cells,
-                    "paths": data["paths"],
-                    "seconds": data["seconds"],
-                }
+    try:
+        failed = run_lines(args, patches, modes, wheels, runs)
+        failed |= any(a["problems"] for a in audits.values())
+    finally:
+        if "cluster" in modes:
+            restore_cluster()
     results = {
         "generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "wheels": [
-            {"name": w.name, "bytes": w.stat().st_size, "sha256": digest(w)} for w in wheels
+            {
+                "name": w.name,
+                "bytes": w.stat().st_size,
+                "sha256": digest(w),
+                "audit": audits[w.name],
+            }
+            for w in wheels
         ],
         "runs": list(runs.values()),
     }

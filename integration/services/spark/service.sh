@@ -13,17 +13,20 @@ spark_default_home() {
   echo "$ROOT/.venv/lib/python3/site-packages/pyspark"
 }
 
-# Pins pyspark and pyarrow to the versions of the project venv.
+# The PySpark of SPARK_DS_SPARK_HOME (the cluster's Spark) and the pyarrow of the project venv.
 spark_install() {
-  local venv="$SPARK_DS_SPARK_WORKER_VENV" reqs
+  local venv="$SPARK_DS_SPARK_WORKER_VENV" version reqs
   [[ -x "$SPARK_DS_SPARK_HOME/bin/spark-class" ]] || die "no pyspark in .venv (run integration/scripts/bootstrap-python.sh)"
-  [[ -x "$venv/bin/python" && -f "$venv/.ready" ]] && return 0
-  reqs="$(grep -E '^(pyspark|pyarrow)(\[[^]]*\])?==' "$ROOT/integration/requirements-dev.txt" | sed 's/\[[^]]*\]//')"
-  log "creating Spark worker venv $venv"
+  version="$(sed -En "s/^__version__[^'\"]*['\"]([^'\"]+)['\"].*/\1/p" "$SPARK_DS_SPARK_HOME/version.py")"
+  [[ -n "$version" ]] || die "no __version__ in $SPARK_DS_SPARK_HOME/version.py"
+  reqs="pyspark==$version $(grep -E '^pyarrow==' "$ROOT/integration/requirements-dev.txt")"
+  [[ -x "$venv/bin/python" && "$(cat "$venv/.ready" 2>/dev/null)" == "$reqs" ]] && return 0
+  log "creating Spark worker venv $venv ($reqs)"
+  rm -rf "$venv"
   python3 -m venv "$venv"
   # shellcheck disable=SC2086  # one requirement per word
   "$venv/bin/pip" install --quiet --disable-pip-version-check $reqs >&2
-  touch "$venv/.ready"
+  printf '%s' "$reqs" >"$venv/.ready"
 }
 
 spark_running() { pid_alive "$(pidfile spark-master)"; }
