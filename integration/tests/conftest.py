@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
 import venv
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -123,7 +125,7 @@ def task_log(spark: object, spark_ds_log_file: Path) -> TaskLog:
 
 
 # How the session-wide `spark` fixture reaches Spark (`make matrix` sets it per run):
-# `classic` (local[2] in this process), `connect` (Spark Connect, `remote("local[2]")`, the
+# `classic` (local[2] in this process), `connect` (Spark Connect to a local[2] server, the
 # mode Databricks shared and serverless compute use) or `cluster` (the standalone master in
 # SPARK_DS_SPARK_MASTER, Python workers running SPARK_DS_SPARK_WORKER_PYTHON).
 SPARK_MODES = ("classic", "connect", "cluster")
@@ -143,10 +145,9 @@ def spark(spark_ds_log_file: Path) -> Iterator[object]:
 
     mode = spark_mode()
     if mode == "connect":
-        # The local Connect server runs in this process's JVM: it inherits PYSPARK_PYTHON and
-        # SPARK_DS_LOG_FILE like the classic session does.
-        builder = SparkSession.builder.remote("local[2]")
-    elif mode == "cluster":
+        yield from connect_session()
+        return
+    if mode == "cluster":
         builder = (
             SparkSession.builder.master(os.environ["SPARK_DS_SPARK_MASTER"])
             .config("spark.pyspark.python", os.environ["SPARK_DS_SPARK_WORKER_PYTHON"])
@@ -156,18 +157,52 @@ def spark(spark_ds_log_file: Path) -> Iterator[object]:
         )
     else:
         builder = SparkSession.builder.master("local[2]")
-    session = (
+    session = session_config(builder, mode).getOrCreate()
+    session.sparkContext.setLogLevel("WARN")
+    yield session
+    session.stop()
+
+
+def session_config(builder: Any, mode: str) -> Any:
+    return (
         builder.appName(f"spark-ds-tests-{mode}")
         .config("spark.ui.enabled", "false")
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.sql.execution.arrow.maxRecordsPerBatch", "65536")
         .config("spark.python.worker.reuse", "true")
+    )
+
+
+def connect_session() -> Iterator[object]:
+    """A Spark Connect client of a local[2] Connect server started in this process.
+
+    What ``remote("local[2]")`` does, but on a free port instead of 15002, so test runs can
+    share a machine. The server's JVM is this process's: it inherits PYSPARK_PYTHON and
+    SPARK_DS_LOG_FILE like the classic session does.
+    """
+    from pyspark.sql import SparkSession
+    from pyspark.sql.connect.session import SparkSession as RemoteSession
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = (
+        session_config(SparkSession.builder.master("local[2]"), "connect-server")
+        .config("spark.plugins", "org.apache.spark.sql.connect.SparkConnectPlugin")
+        .config("spark.connect.grpc.binding.address", "127.0.0.1")
+        .config("spark.connect.grpc.binding.port", str(port))
         .getOrCreate()
     )
-    if mode != "connect":
-        session.sparkContext.setLogLevel("WARN")
-    yield session
-    session.stop()
+    server.sparkContext.setLogLevel("WARN")
+    # DataFrame code picks the Connect implementation by this variable (is_remote()).
+    os.environ["SPARK_CONNECT_MODE_ENABLED"] = "1"
+    session = RemoteSession.builder.remote(f"sc://127.0.0.1:{port}").getOrCreate()
+    try:
+        yield session
+    finally:
+        session.stop()
+        del os.environ["SPARK_CONNECT_MODE_ENABLED"]
+        server.stop()
 
 
 @pytest.fixture(scope="session")
