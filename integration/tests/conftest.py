@@ -205,6 +205,23 @@ def connect_session() -> Iterator[object]:
         server.stop()
 
 
+@pytest.fixture(scope="module")
+def env(services_env: Any) -> dict[str, Any]:
+    """The harness's env.json with Cassandra up (a module needing more overrides this)."""
+    services_env(["cassandra"])
+    return services_env.data
+
+
+@pytest.fixture(scope="module")
+def cql(env: dict[str, Any]) -> Iterator[Any]:
+    """A Python-driver session on the harness's Cassandra, for setting up and checking."""
+    from cassandra_support import cql_session
+
+    session = cql_session(env)
+    yield session
+    session.cluster.shutdown()
+
+
 @pytest.fixture(scope="session")
 def wheels() -> dict[str, Path]:
     """The built wheel of each connector, by connector name."""

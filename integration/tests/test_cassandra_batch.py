@@ -10,22 +10,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from cassandra_support import connector_options, cql_session, create_keyspace, unique
+from cassandra_support import connector_options, create_keyspace, unique
 
 pytestmark = pytest.mark.services
-
-
-@pytest.fixture(scope="module")
-def env(services_env) -> dict[str, Any]:
-    services_env(["cassandra"])
-    return services_env.data
-
-
-@pytest.fixture(scope="module")
-def cql(env):
-    session = cql_session(env)
-    yield session
-    session.cluster.shutdown()
 
 
 @pytest.fixture(scope="module")

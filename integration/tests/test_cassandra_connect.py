@@ -21,12 +21,6 @@ SLACK_S = 3.0
 
 
 @pytest.fixture(scope="module")
-def env(services_env) -> dict[str, Any]:
-    services_env(["cassandra"])
-    return services_env.data
-
-
-@pytest.fixture(scope="module")
 def keyspace(env) -> str:
     session = cql_session(env)
     name = unique("connect")

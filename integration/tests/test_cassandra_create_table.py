@@ -5,10 +5,9 @@ CREATE, and the data written reads back equal."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import pytest
-from cassandra_support import connector_options, cql_session, create_keyspace, unique
+from cassandra_support import connector_options, create_keyspace, unique
 
 pytestmark = pytest.mark.services
 
@@ -19,19 +18,6 @@ SCHEMA = (
     "id STRING, tags ARRAY<STRING>, ip STRING, emb ARRAY<FLOAT>, "
     "addr STRUCT<street: STRING, zip: INT>, t BIGINT, n BIGINT"
 )
-
-
-@pytest.fixture(scope="module")
-def env(services_env) -> dict[str, Any]:
-    services_env(["cassandra"])
-    return services_env.data
-
-
-@pytest.fixture(scope="module")
-def cql(env):
-    session = cql_session(env)
-    yield session
-    session.cluster.shutdown()
 
 
 @pytest.fixture(scope="module")

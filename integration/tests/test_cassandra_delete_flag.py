@@ -4,26 +4,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
-from cassandra_support import connector_options, cql_session, create_keyspace, unique
+from cassandra_support import connector_options, create_keyspace, unique
 from conformance.streams import run_available_now, write_json
 
 pytestmark = pytest.mark.services
-
-
-@pytest.fixture(scope="module")
-def env(services_env) -> dict[str, Any]:
-    services_env(["cassandra"])
-    return services_env.data
-
-
-@pytest.fixture(scope="module")
-def cql(env):
-    session = cql_session(env)
-    yield session
-    session.cluster.shutdown()
 
 
 @pytest.fixture(scope="module")

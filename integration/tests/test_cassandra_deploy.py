@@ -44,12 +44,6 @@ spark.stop()
 """
 
 
-@pytest.fixture(scope="module")
-def env(services_env) -> dict[str, Any]:
-    services_env(["cassandra"])
-    return services_env.data
-
-
 def table_options(env: dict[str, Any], name: str) -> dict[str, str]:
     cql = cql_session(env)
     keyspace = unique(name)

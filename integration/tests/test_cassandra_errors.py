@@ -13,12 +13,6 @@ pytestmark = pytest.mark.services
 
 
 @pytest.fixture(scope="module")
-def env(services_env) -> dict[str, Any]:
-    services_env(["cassandra"])
-    return services_env.data
-
-
-@pytest.fixture(scope="module")
 def keyspace(env) -> str:
     session = cql_session(env)
     name = unique("errors")

@@ -20,12 +20,6 @@ PUSHDOWN_CONF = "spark.sql.python.filterPushdown.enabled"
 
 
 @pytest.fixture(scope="module")
-def env(services_env) -> dict[str, Any]:
-    services_env(["cassandra"])
-    return services_env.data
-
-
-@pytest.fixture(scope="module")
 def keyspace(env) -> str:
     session = cql_session(env)
     name = unique("pushplan")

@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 from cassandra_support import connector_options, cql_session, create_keyspace, unique
 from conformance.streams import forget_last_commit, run_available_now, write_json
 
 pytestmark = pytest.mark.services
-
-
-@pytest.fixture(scope="module")
-def env(services_env) -> dict[str, Any]:
-    services_env(["cassandra"])
-    return services_env.data
 
 
 def run_json_stream(spark, source: Path, checkpoint: Path, options: dict[str, str]) -> None:

@@ -14,24 +14,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from cassandra_support import connector_options, cql_session, create_keyspace, unique
+from cassandra_support import connector_options, create_keyspace, unique
 
 pytestmark = pytest.mark.services
 
 INT64_MAX = 9_223_372_036_854_775_807
-
-
-@pytest.fixture(scope="module")
-def env(services_env) -> dict[str, Any]:
-    services_env(["cassandra"])
-    return services_env.data
-
-
-@pytest.fixture(scope="module")
-def cql(env):
-    session = cql_session(env)
-    yield session
-    session.cluster.shutdown()
 
 
 @pytest.fixture(scope="module")

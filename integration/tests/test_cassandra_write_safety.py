@@ -8,27 +8,13 @@ used to run on the driver, then every task failed: the job failed and the table 
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import pytest
-from cassandra_support import connector_options, cql_session, create_keyspace, unique
+from cassandra_support import connector_options, create_keyspace, unique
 
 pytestmark = pytest.mark.services
 
 ROWS = 1_000
-
-
-@pytest.fixture(scope="module")
-def env(services_env) -> dict[str, Any]:
-    services_env(["cassandra"])
-    return services_env.data
-
-
-@pytest.fixture(scope="module")
-def cql(env):
-    session = cql_session(env)
-    yield session
-    session.cluster.shutdown()
 
 
 @pytest.fixture(scope="module")
