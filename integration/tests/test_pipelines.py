@@ -26,6 +26,8 @@ from conftest import TaskLog
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "integration" / "pipelines" / "cassandra_sink"
 ROWS_PER_BATCH = 300
+# The connector this test proves; the version matrix attributes the result to it.
+CONNECTOR = "cassandra"
 NOT_OFFERED = "not offered: Spark Declarative Pipelines need Spark 4.1+"
 
 pytestmark = [
@@ -113,7 +115,7 @@ def test_pipeline_appends_every_row_once_across_runs(services_env, tmp_path) -> 
             assert all(name == f"event {i}" for i, name in rows.items()), f"run {run}"
             # The table upserts by id, which would hide a row written twice: the connector's
             # own count of rows sent proves each was written exactly once in this run.
-            writes = [s for s in log.summaries("cassandra") if s.task.startswith("write")]
+            writes = [s for s in log.summaries(CONNECTOR) if s.task.startswith("write")]
             assert writes, f"run {run}: no write summary in {log_file}"
             assert sum(s.rows for s in writes) == ROWS_PER_BATCH, [s.line for s in writes]
     finally:
