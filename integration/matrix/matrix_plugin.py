@@ -13,6 +13,7 @@ It does three things, driven by environment variables that ``run.py`` sets:
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import os
 from pathlib import Path
@@ -28,6 +29,8 @@ COMMON = "options"
 
 # A test the running Spark cannot host is "not offered"; the skip reason starts with this.
 NOT_OFFERED = "not offered"
+
+
 def _has(module: str, name: str) -> bool:
     try:
         return hasattr(importlib.import_module(module), name)
@@ -59,6 +62,8 @@ def missing_feature(capability: str) -> str | None:
     """Why the running PySpark cannot host ``capability`` at all, or None."""
     if capability == "pushdown" and not _has("pyspark.sql.datasource", "EqualTo"):
         return "pushFilters needs Spark 4.1+; Spark filters the rows itself"
+    if capability == "pipelines" and importlib.util.find_spec("pyspark.pipelines") is None:
+        return "Spark Declarative Pipelines need Spark 4.1+"
     return None
 
 
@@ -78,9 +83,11 @@ def _capabilities(item: pytest.Item) -> list[str]:
 
 
 def _connector(item: pytest.Item) -> str | None:
+    """The conformance suite's ``connector`` parameter, else the module's ``CONNECTOR``."""
     callspec = getattr(item, "callspec", None)
     chosen = callspec.params.get("connector") if callspec else None
-    return getattr(chosen, "name", None)
+    module = getattr(item, "module", None)
+    return getattr(chosen, "name", None) or getattr(module, "CONNECTOR", None)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

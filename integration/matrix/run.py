@@ -41,6 +41,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 CONFORMANCE = "integration/tests/conformance"
+# Runs `spark-pipelines`, which starts its own Connect server whatever the mode: classic only.
+PIPELINES = "integration/tests/test_pipelines.py"
 RESULTS_JSON = HERE / "results.json"
 RESULTS_MD = HERE / "results.md"
 README = ROOT / "README.md"
@@ -54,10 +56,12 @@ CAPABILITIES = (
     "key_lookup",
     "stream_write",
     "stream_read",
+    "pipelines",
     "options",
 )
 # Test tools the suite needs, as pinned in integration/requirements-dev.txt.
-TOOLS = ["pytest==9.2.0", "pytest-timeout==2.4.0", "cassandra-driver==3.30.1"]
+# PyYAML: `spark-pipelines` reads its spec with it (PySpark's `pipelines` extra, 4.1+).
+TOOLS = ["pytest==9.2.0", "pytest-timeout==2.4.0", "cassandra-driver==3.30.1", "pyyaml==6.0.4"]
 # pyarrow per line: the newest release, which is above every line's declared minimum
 # (PySpark 4.0 asks for >= 11.0.0, later lines for more); run.py checks the minimum.
 PYARROW = "pyarrow==26.0.1"
@@ -356,11 +360,12 @@ def run_mode(
         env["PYTHONPATH"] += os.pathsep + str(driver_view(Path(worker_python), cache, version))
         env["SPARK_DS_SPARK_MASTER"] = spark["master_url"]
         env["SPARK_DS_SPARK_WORKER_PYTHON"] = worker_python
-    command = [str(python), "-u", "-m", "pytest", CONFORMANCE, "-p", "matrix_plugin", "-q", "-rfEs"]
+    paths = [CONFORMANCE, PIPELINES] if mode == "classic" else [CONFORMANCE]
+    command = [str(python), "-u", "-m", "pytest", *paths, "-p", "matrix_plugin", "-q", "-rfEs"]
     command += ["-p", "no:cacheprovider"]
     if select:
         command += ["-k", select]
-    log(f"PySpark {version} {mode}: pytest {CONFORMANCE}")
+    log(f"PySpark {version} {mode}: pytest {' '.join(paths)}")
     started = time.monotonic()
     proc = subprocess.run(command, cwd=ROOT, env=env, check=False)
     elapsed = round(time.monotonic() - started)
