@@ -21,6 +21,7 @@ from ._shared.errors import (
     SparkDsError,
     TransientError,
 )
+from ._shared.registration import register as _register
 from .datasource import CassandraDataSource
 from .lookup import join_with_cassandra_table
 
@@ -32,8 +33,12 @@ __version__ = "0.1.0"
 
 
 def register(spark: SparkSession) -> None:
-    """Registers the `cassandra` format in a session started before the package was installed."""
-    spark.dataSource.register(CassandraDataSource)
+    """Registers the `cassandra` format in a session started before the package was installed.
+
+    Safe to call in any session. In classic mode it raises `ConfigError` when a JVM data
+    source on the classpath takes the short name `cassandra` (Spark would use that one).
+    """
+    _register(spark, CassandraDataSource)
 
 
 __all__ = [

@@ -20,6 +20,7 @@ from ._shared.errors import (
     SparkDsError,
     TransientError,
 )
+from ._shared.registration import register as _register
 from .datasource import RabbitMQDataSource
 
 if TYPE_CHECKING:
@@ -30,8 +31,12 @@ __version__ = "0.1.0"
 
 
 def register(spark: SparkSession) -> None:
-    """Registers the `rabbitmq` format in a session started before the package was installed."""
-    spark.dataSource.register(RabbitMQDataSource)
+    """Registers the `rabbitmq` format in a session started before the package was installed.
+
+    Safe to call in any session. In classic mode it raises `ConfigError` when a JVM data
+    source on the classpath takes the short name `rabbitmq` (Spark would use that one).
+    """
+    _register(spark, RabbitMQDataSource)
 
 
 __all__ = [
