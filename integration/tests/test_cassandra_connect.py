@@ -98,6 +98,19 @@ def test_refused_port_fails_fast_naming_host_port_and_retries(warm_spark, env) -
     assert secret not in message
 
 
+def test_missing_login_fails_at_once_saying_how_to_give_one(warm_spark, env, monkeypatch) -> None:
+    # The harness's Cassandra requires a login. Without one the driver's "authentication is
+    # required" used to be retried as transient (10 attempts, 23-35 s).
+    for variable in ("SPARK_DS_CASSANDRA_USERNAME", "SPARK_DS_CASSANDRA_PASSWORD"):
+        monkeypatch.delenv(variable, raising=False)
+    options = connector_options(env, keyspace="k", table="t")
+    del options["username"], options["password"]
+    message, seconds = failed_load(warm_spark, options)
+    assert "requires a login and none was given" in message, message
+    assert "`username`" in message and "SPARK_DS_CASSANDRA_USERNAME" in message, message
+    assert seconds < 15, f"{seconds:.1f} s: {message}"
+
+
 def test_silent_port_gives_up_within_the_budget_stating_the_timeouts(
     warm_spark, env, silent_port
 ) -> None:

@@ -23,6 +23,8 @@ pub enum Cause {
     Unresolvable,
     /// Credentials were refused.
     Credentials,
+    /// The server requires a login and none was given.
+    CredentialsMissing,
     /// The server requires a client certificate and none was presented.
     ClientCertRequired,
     /// The server's certificate is not trusted (CA or name).
@@ -129,6 +131,11 @@ pub fn connection(e: &ConnectionError) -> Classified {
         ConnectionError::ConnectionSetupRequestError(setup) => match &setup.error {
             ConnectionSetupRequestErrorKind::DbError(e, _) => db(e),
             ConnectionSetupRequestErrorKind::BrokenConnection(e) => broken(e),
+            // Asking again without credentials cannot succeed.
+            ConnectionSetupRequestErrorKind::MissingAuthentication => Classified {
+                kind: ErrorKind::Auth,
+                cause: Cause::CredentialsMissing,
+            },
             _ => Classified::of(ErrorKind::Transient),
         },
         ConnectionError::UseKeyspaceError(e) => use_keyspace(e),

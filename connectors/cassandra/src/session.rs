@@ -307,6 +307,10 @@ fn connect_hint(cfg: &Config, cause: Cause) -> &'static str {
             " (the server refused the TLS handshake: check its TLS settings and `sslCaCert`)"
         }
         Cause::Credentials => " (check `username`/`password`)",
+        Cause::CredentialsMissing => {
+            " (the server requires a login and none was given: set `username` and `password`, \
+             SPARK_DS_CASSANDRA_USERNAME and SPARK_DS_CASSANDRA_PASSWORD, or `secretsFile`)"
+        }
         Cause::Unresolvable => " (check option `host`: the name does not resolve)",
         _ if cfg.tls.ssl => " (TLS is on: check `sslCaCert`, `sslClientCert`, `sslVerifyHostname`)",
         _ => "",
