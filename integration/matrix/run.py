@@ -482,6 +482,8 @@ def write_results(results: dict[str, Any]) -> str:
         f"Last run: {results['generated']}. Each cell: the conformance suite's tests of that\n"
         "capability (`options` = the tests every connector shares: option errors, secrets).\n\n"
         f"{BEGIN}\n{table}\n{END}\n\n"
+        "`-`: no test of that capability runs in that mode. The pipeline test runs in classic\n"
+        "mode only: `spark-pipelines` starts its own Spark Connect server whatever the mode.\n\n"
         f"Wheels tested:\n\n{wheels}\n"
         + ("\n## Failures\n\n" + "\n".join(notes) + "\n" if notes else "")
     )
