@@ -222,6 +222,23 @@ def cql(env: dict[str, Any]) -> Iterator[Any]:
     session.cluster.shutdown()
 
 
+@pytest.fixture(scope="module")
+def mongo_env(services_env: Any) -> dict[str, Any]:
+    """The harness's env.json with the MongoDB-wire server (FerretDB) up."""
+    services_env(["mongodb"])
+    return services_env.data
+
+
+@pytest.fixture(scope="module")
+def mongo(mongo_env: dict[str, Any]) -> Iterator[Any]:
+    """A pymongo client on the harness's MongoDB-wire server, for setting up and checking."""
+    from mongodb_support import mongo_client
+
+    client = mongo_client(mongo_env)
+    yield client
+    client.close()
+
+
 @pytest.fixture(scope="session")
 def wheels() -> dict[str, Path]:
     """The built wheel of each connector, by connector name."""

@@ -1,0 +1,44 @@
+//! Reads: schema inference, partition planning and Arrow batches from raw BSON.
+
+use arrow_schema::Schema;
+use spark_ds_core::{BatchSource, Error, Result};
+
+use crate::SYSTEM;
+use crate::options::Config;
+
+pub(crate) async fn infer_schema(_cfg: &Config) -> Result<Schema> {
+    Err(Error::internal(
+        SYSTEM,
+        "infer schema",
+        "reads are not built yet",
+    ))
+}
+
+pub(crate) fn check_schema(_cfg: &Config, _schema: &Schema) -> Result<()> {
+    Ok(())
+}
+
+pub(crate) async fn plan_partitions(
+    _cfg: &Config,
+    _columns: &[String],
+    _pushdown_state: Option<&str>,
+) -> Result<Vec<String>> {
+    Err(Error::internal(
+        SYSTEM,
+        "plan partitions",
+        "reads are not built yet",
+    ))
+}
+
+pub(crate) async fn open_reader(
+    _cfg: &Config,
+    _schema: &Schema,
+    _pushdown_state: Option<&str>,
+    _partition_json: &str,
+) -> Result<Box<dyn BatchSource>> {
+    Err(Error::internal(
+        SYSTEM,
+        "open reader",
+        "reads are not built yet",
+    ))
+}
