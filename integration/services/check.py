@@ -79,9 +79,24 @@ def check_mongodb(env: Env) -> str:
         coll.delete_one({"_id": marker})
         if not found or found["n"] != 1:
             raise RuntimeError("inserted document not found")
-        return "ping + insert + find"
     finally:
         client.close()
+    tls = env["tls"]
+    secure: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
+        host=m["host"],
+        port=m["tls_port"],
+        username=m["username"],
+        password=m["password"],
+        tls=True,
+        tlsCAFile=tls["ca"],
+        tlsCertificateKeyFile=tls["client_bundle"],
+        serverSelectionTimeoutMS=3000,
+    )
+    try:
+        secure.admin.command("ping")
+    finally:
+        secure.close()
+    return "ping + insert + find (plain), ping (mutual TLS)"
 
 
 def _amqp_roundtrip(params: Any) -> None:

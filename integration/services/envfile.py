@@ -43,6 +43,7 @@ def build(state: Path, root: Path) -> dict[str, Any]:
             "server_key": str(tls / "server.key"),
             "client_cert": str(tls / "client.pem"),
             "client_key": str(tls / "client.key"),
+            "client_bundle": str(tls / "client-bundle.pem"),
             "keystore": str(tls / "keystore.p12"),
             "client_keystore": str(tls / "client-keystore.p12"),
             "truststore": str(tls / "truststore.p12"),
@@ -65,6 +66,8 @@ def build(state: Path, root: Path) -> dict[str, Any]:
         "mongodb": {
             "host": host,
             "port": mongo_port,
+            # Mutual TLS (FerretDB asks for a client certificate whenever it has a CA file).
+            "tls_port": port("MONGODB_TLS_PORT"),
             "username": user,
             "password": password,
             "auth_source": "admin",

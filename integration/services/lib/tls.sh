@@ -18,6 +18,13 @@ tls_ensure() {
   chmod 644 "$d"/*.key
 }
 
+# The client certificate and its key in one PEM file (pymongo's and some drivers' form).
+tls_client_bundle() {
+  local d
+  d="$(tls_dir)"
+  [[ -s "$d/client-bundle.pem" ]] || cat "$d/client.pem" "$d/client.key" >"$d/client-bundle.pem"
+}
+
 tls_make_ca() {
   local d="$1"
   openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=spark-ds test CA" \

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # MongoDB wire protocol from FerretDB v1 on its SQLite backend, with SCRAM
-# authentication (FerretDB's "new auth"; user created at first start).
+# authentication (FerretDB's "new auth"; user created at first start), plain and on a
+# mutual-TLS port (FerretDB requires a client certificate whenever it is given a CA).
 
 mongodb_home() { printf '%s/mongodb' "$STATE"; }
 
@@ -28,12 +29,17 @@ mongodb_install() {
 mongodb_running() { pid_alive "$(pidfile mongodb)"; }
 
 mongodb_start() {
-  local home
+  local home tls
   home="$(mongodb_home)"
+  tls_ensure
+  tls_client_bundle
+  tls="$(tls_dir)"
   mkdir -p "$home/data" "$home/logs"
   start_bg mongodb "$home/logs/ferretdb.log" "$STATE/bin/ferretdb" \
     --handler=sqlite "--sqlite-url=file:$home/data/" "--state-dir=$home" \
-    "--listen-addr=$HOST:$SPARK_DS_MONGODB_PORT" --debug-addr=- \
+    "--listen-addr=$HOST:$SPARK_DS_MONGODB_PORT" \
+    "--listen-tls=$HOST:$SPARK_DS_MONGODB_TLS_PORT" "--listen-tls-cert-file=$tls/server.pem" \
+    "--listen-tls-key-file=$tls/server.key" "--listen-tls-ca-file=$tls/ca.pem" --debug-addr=- \
     --telemetry=disable --log-level=warn \
     --test-enable-new-auth --setup-database=admin \
     "--setup-username=$SPARK_DS_USER" "--setup-password=$SPARK_DS_PASSWORD"
