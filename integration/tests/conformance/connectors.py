@@ -14,9 +14,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
+import mongodb_support
 from cassandra_support import connector_options, cql_session, create_keyspace, unique
 
-from .standard import canonical
+from .standard import COLUMNS, canonical, standard_frame
 
 CAPABILITIES = frozenset(
     {"batch_read", "batch_write", "stream_write", "stream_read", "pushdown", "key_lookup"}
@@ -42,6 +43,32 @@ class ConnectorUnderTest:
     """A misspelled option name and the option the error must suggest."""
     bad_values: ClassVar[list[tuple[str, str, list[str]]]]
     """(option, invalid value, words the error must list as expected values)."""
+    bad_frames: ClassVar[dict[str, tuple[str, list[tuple[Any, ...]], str]]] = {
+        # A column the target lacks (`nme` for `name`), and a key of the wrong type.
+        "unknown_column": ("id INT, nme STRING", [(7, "x"), (8, "y")], "nme"),
+        "string_key": ("id STRING, name STRING", [("seven", "x"), ("eight", "y")], "id"),
+    }
+    """Simple-shaped writes that cannot succeed: (schema, rows, the column the error names)."""
+    unstorable: ClassVar[dict[str, str]] = {}
+    """Standard columns the system's server cannot store, and why: left out of its rows."""
+    schemaless: ClassVar[bool] = False
+    """The system keeps no column types (a stored DATE reads back as a timestamp, a MAP as
+    a struct): reads of the standard rows are given their schema."""
+
+    def columns(self) -> list[str]:
+        """The standard columns this connector round-trips, key first."""
+        return [c for c in COLUMNS if c not in self.unstorable]
+
+    def standard(self, spark: Any, start: int = 0, end: int = 60, tag: str = "") -> Any:
+        """:func:`standard.standard_frame` without the columns the server cannot store."""
+        return standard_frame(spark, start, end, tag).select(*self.columns())
+
+    def reader(self, spark: Any, schema: Any = None) -> Any:
+        """``spark.read`` for this format, given ``schema`` when the system is schemaless."""
+        read = spark.read.format(self.name)
+        if self.schemaless:
+            read = read.schema(schema if schema is not None else self.standard(spark, 0, 1).schema)
+        return read
 
     def open(self, env: dict[str, Any]) -> None:
         """Connects the system's own client and makes a namespace for this run."""
@@ -194,4 +221,87 @@ def _from_driver(value: Any) -> Any:
     return canonical(value)
 
 
-CONNECTORS: list[ConnectorUnderTest] = [Cassandra()]
+class MongoDB(ConnectorUnderTest):
+    name = "mongodb"
+    services = ("mongodb",)
+    capabilities = frozenset({"batch_read", "batch_write", "stream_write"})
+    overwrite_options: ClassVar[dict[str, str]] = {"overwriteStrategy": "deleteAll"}
+    misspelled_option = ("colection", "collection")
+    bad_values: ClassVar[list[tuple[str, str, list[str]]]] = [
+        ("partitioner", "random", ["single", "paginateBySize", "paginateIntoPartitions"]),
+        ("saveMode", "sometimes", ["append", "errorIfExists", "ignore"]),
+    ]
+    # Schemaless: unknown fields and other value types are legal documents. What cannot be
+    # written is a key field the DataFrame lacks, and a value the server cannot store.
+    bad_frames: ClassVar[dict[str, tuple[str, list[tuple[Any, ...]], str]]] = {
+        "missing_key": ("nid INT, name STRING", [(7, "x"), (8, "y")], "id"),
+        "decimal_on_ferretdb": (
+            "id INT, name STRING, price DECIMAL(10,2)",
+            [(7, "x", None), (8, "y", None)],
+            "price",
+        ),
+    }
+    # FerretDB (the harness's server) closes the connection on any Decimal128.
+    unstorable: ClassVar[dict[str, str]] = {"amount": "FerretDB stores no Decimal128"}
+    schemaless = True
+
+    def open(self, env: dict[str, Any]) -> None:
+        self.env = env
+        self.client = mongodb_support.mongo_client(env)
+        self.database = mongodb_support.unique("conformance")
+
+    def close(self) -> None:
+        self.client.drop_database(self.database)
+        self.client.close()
+
+    def new_target(self, schema: str) -> str:
+        # Collections need no schema, and the first write creates them.
+        return mongodb_support.unique(schema)
+
+    def options(self, target: str, **extra: object) -> dict[str, str]:
+        # Rows are keyed by the field `id` (the documents' `_id` is the server's ObjectId).
+        return mongodb_support.connector_options(
+            self.env, database=self.database, collection=target, idFieldList="id", **extra
+        )
+
+    def create_options(self) -> dict[str, str]:
+        return {}
+
+    def partition_options(self, partitions: int) -> dict[str, str]:
+        if partitions == 1:
+            return {"partitioner": "single"}
+        return {
+            "partitioner": "paginateIntoPartitions",
+            "partitioner.options.max.number.of.partitions": str(partitions),
+        }
+
+    def insert(self, target: str, rows: list[dict[str, Any]]) -> None:
+        self.client[self.database][target].insert_many([dict(r) for r in rows])
+
+    def rows(self, target: str, columns: list[str]) -> list[dict[str, Any]]:
+        found = self.client[self.database][target].find({}, {c: 1 for c in columns})
+        return sorted(
+            ({c: _from_bson(c, doc.get(c)) for c in columns} for doc in found),
+            key=lambda r: r["id"],
+        )
+
+    @contextmanager
+    def login_with_password(self, password: str) -> Iterator[dict[str, str]]:
+        user = mongodb_support.unique("conformance_user")
+        self.client.admin.command("createUser", user, pwd=password, roles=["readWrite"])
+        try:
+            yield {"username": user, "password": password}
+        finally:
+            self.client.admin.command("dropUser", user)
+
+
+def _from_bson(column: str, value: Any) -> Any:
+    """pymongo values in canonical form: BSON dates are naive UTC datetimes, and the
+    standard table's DATE column is stored as its midnight UTC."""
+    if isinstance(value, dt.datetime):
+        value = value.replace(tzinfo=dt.timezone.utc)
+        return value.date() if column == "day" else value
+    return canonical(value)
+
+
+CONNECTORS: list[ConnectorUnderTest] = [Cassandra(), MongoDB()]

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from .connectors import ConnectorUnderTest
-from .standard import COLUMNS, spark_rows, standard_frame
+from .standard import spark_rows
 
 pytestmark = pytest.mark.services
 
@@ -22,7 +22,7 @@ _standard_targets: dict[str, str] = {}
 @pytest.fixture
 def standard(spark: Any, connector: ConnectorUnderTest) -> tuple[str, Any]:
     """A target holding the standard rows, written through Spark; and those rows' frame."""
-    frame = standard_frame(spark)
+    frame = connector.standard(spark)
     if connector.name not in _standard_targets:
         target = connector.new_target("standard")
         options = connector.options(target)
@@ -33,22 +33,23 @@ def standard(spark: Any, connector: ConnectorUnderTest) -> tuple[str, Any]:
 
 def read(spark: Any, connector: ConnectorUnderTest, target: str, **extra: object) -> Any:
     options = connector.options(target, **extra)
-    return spark.read.format(connector.name).options(**options).load().select(*COLUMNS)
+    return connector.reader(spark).options(**options).load().select(*connector.columns())
 
 
 @pytest.mark.capability("batch_write", "batch_read")
 def test_standard_table_round_trips_exactly(spark, connector, standard) -> None:
     target, frame = standard
-    expected = spark_rows(frame.collect())
+    expected = spark_rows(frame.collect(), connector.columns())
     assert len(expected) == 61
     # Every column but the key holds a null somewhere and a value somewhere.
-    for column in COLUMNS[1:]:
+    for column in connector.columns()[1:]:
         values = [row[column] for row in expected]
         assert None in values and any(v is not None for v in values), column
-    assert spark_rows(read(spark, connector, target).collect()) == expected
+    columns = connector.columns()
+    assert spark_rows(read(spark, connector, target).collect(), columns) == expected
     # The system's own client sees the same values: the round trip is not a pair of bugs
     # that cancel out.
-    assert connector.rows(target, COLUMNS) == expected
+    assert connector.rows(target, columns) == expected
 
 
 def collect_planned(df: Any, connector: ConnectorUnderTest, task_log: Any) -> tuple[list[Any], int]:
@@ -74,9 +75,11 @@ def test_partitioned_read_equals_a_single_partition_read(
     split_collected, split_planned = collect_planned(split, connector, task_log)
     assert single_planned == 1
     assert split_planned > 1, "the partitioned read planned one partition"
-    single_rows, split_rows = spark_rows(single_collected), spark_rows(split_collected)
+    columns = connector.columns()
+    single_rows = spark_rows(single_collected, columns)
+    split_rows = spark_rows(split_collected, columns)
     assert len({r["id"] for r in split_rows}) == len(split_rows), "a row was read twice"
-    assert split_rows == single_rows == spark_rows(frame.collect())
+    assert split_rows == single_rows == spark_rows(frame.collect(), columns)
 
 
 @pytest.mark.capability("batch_write", "batch_read")
@@ -133,9 +136,10 @@ def test_pushed_filter_equals_spark_filtering(spark, connector, standard, filter
     before = spark.conf.get(PUSHDOWN_CONF)
     try:
         spark.conf.set(PUSHDOWN_CONF, "false")
-        expected = spark_rows(read(spark, connector, target).where(condition).collect())
+        columns = connector.columns()
+        expected = spark_rows(read(spark, connector, target).where(condition).collect(), columns)
         spark.conf.set(PUSHDOWN_CONF, "true")
-        pushed = spark_rows(read(spark, connector, target).where(condition).collect())
+        pushed = spark_rows(read(spark, connector, target).where(condition).collect(), columns)
     finally:
         spark.conf.set(PUSHDOWN_CONF, before)
     assert pushed == expected
@@ -168,9 +172,10 @@ def test_key_lookup_returns_exactly_the_matching_rows(spark, connector, standard
     wanted = [5, 17, -1, 59, 999_999]
     keys = spark.createDataFrame([(k,) for k in wanted], "id INT")
     found = connector.lookup(keys, connector.options(target))
-    expected = [r for r in spark_rows(frame.collect()) if r["id"] in wanted]
+    columns = connector.columns()
+    expected = [r for r in spark_rows(frame.collect(), columns) if r["id"] in wanted]
     assert [r["id"] for r in expected] == [-1, 5, 17, 59]
-    assert spark_rows(found.select(*COLUMNS).collect()) == expected
+    assert spark_rows(found.select(*columns).collect(), columns) == expected
 
 
 # Floats JSON has no literal for: a filter on them must neither break the pushdown (it did:
@@ -213,11 +218,12 @@ def test_non_finite_float_filters_equal_spark_filtering(spark, connector, filter
         ).save()
         _special_targets[connector.name] = target
     target = _special_targets[connector.name]
+    frame_schema = "id INT, score DOUBLE"
     condition = NON_FINITE_FILTERS[filter_name]
     before = spark.conf.get(PUSHDOWN_CONF)
 
     def filtered() -> list[tuple[int, str | None]]:
-        df = spark.read.format(connector.name).options(**connector.options(target)).load()
+        df = connector.reader(spark, frame_schema).options(**connector.options(target)).load()
         return float_rows(df.select("id", "score").where(condition).collect())
 
     try:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from .connectors import ConnectorUnderTest
-from .standard import COLUMNS, spark_rows, standard_frame
+from .standard import spark_rows
 from .streams import forget_last_commit, run_available_now, write_parquet
 
 pytestmark = pytest.mark.services
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.services
 def stream_into(
     spark: Any, connector: ConnectorUnderTest, source: Path, checkpoint: Path, target: str
 ) -> None:
-    schema = standard_frame(spark, 0, 1).schema
+    schema = connector.standard(spark, 0, 1).schema
     query = (
         spark.readStream.schema(schema)
         .parquet(str(source))
@@ -37,28 +37,29 @@ def test_stream_write_lands_every_row_and_a_replay_changes_nothing(
     target = connector.new_target("standard")
     source, checkpoint = tmp_path / "in", tmp_path / "checkpoint"
     source.mkdir()
-    first = standard_frame(spark, 0, 40)
+    first = connector.standard(spark, 0, 40)
     # Keys 30..39 again with new values, and new keys 40..59.
-    second = standard_frame(spark, 30, 60, tag=" second")
+    second = connector.standard(spark, 30, 60, tag=" second")
+    columns = connector.columns()
 
     write_parquet(spark, first, source, "a.parquet")
     stream_into(spark, connector, source, checkpoint, target)
-    assert connector.rows(target, COLUMNS) == spark_rows(first.collect())
+    assert connector.rows(target, columns) == spark_rows(first.collect(), columns)
 
     write_parquet(spark, second, source, "b.parquet")
     stream_into(spark, connector, source, checkpoint, target)
     if connector.keyed:
-        expected = spark_rows(first.where("id < 30").unionByName(second).collect())
+        expected = spark_rows(first.where("id < 30").unionByName(second).collect(), columns)
     else:
-        expected = spark_rows(first.unionByName(second).collect())
-    got = connector.rows(target, COLUMNS)
+        expected = spark_rows(first.unionByName(second).collect(), columns)
+    got = connector.rows(target, columns)
     assert len(got) == len(expected)
     assert got == expected
 
     # A crash after the write but before Spark recorded the commit: the batch is replayed.
     forget_last_commit(checkpoint)
     stream_into(spark, connector, source, checkpoint, target)
-    assert connector.rows(target, COLUMNS) == expected
+    assert connector.rows(target, columns) == expected
 
 
 @pytest.mark.capability("batch_write", "stream_read")
@@ -78,7 +79,7 @@ def test_stream_read_delivers_every_row_once_across_restarts(spark, connector, t
         )
         run_available_now(query)
 
-    first, second = standard_frame(spark, 0, 30), standard_frame(spark, 30, 60)
+    first, second = connector.standard(spark, 0, 30), connector.standard(spark, 30, 60)
     first.write.format(connector.name).options(**options).mode("append").save()
     run()
     assert spark_rows(spark.read.parquet(str(out)).collect()) == spark_rows(first.collect())
