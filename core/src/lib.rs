@@ -6,6 +6,7 @@ pub mod clients;
 pub mod error;
 pub mod logging;
 pub mod metrics;
+pub mod offsets;
 pub mod options;
 pub mod redact;
 pub mod retry;

@@ -6,6 +6,7 @@ pub mod client;
 pub mod errors;
 pub mod options;
 pub mod read;
+pub mod stream;
 pub mod write;
 
 use std::future::Future;
@@ -130,4 +131,29 @@ pub async fn open_writer(cfg: &Config, schema: SchemaRef) -> Result<Box<dyn Batc
         write::open_writer(cfg, schema.clone())
     })
     .await
+}
+
+/// Where a new stream read starts, as the offset JSON Spark checkpoints.
+pub async fn stream_initial_offset(cfg: &Config) -> Result<String> {
+    cfg.namespace()?;
+    planned(cfg, "stream offsets", || stream::initial_offset(cfg)).await
+}
+
+/// The end offset of the next micro-batch (see [`stream::latest_offset`]).
+pub async fn stream_latest_offset(
+    cfg: &Config,
+    start: Option<&str>,
+    max_rows: Option<u64>,
+    cap: Option<&str>,
+) -> Result<String> {
+    cfg.namespace()?;
+    retried(cfg, "stream offsets", || {
+        stream::latest_offset(cfg, start, max_rows, cap)
+    })
+    .await
+}
+
+/// The read partitions of the micro-batch `(start, end]`.
+pub fn stream_partitions(cfg: &Config, start: &str, end: &str) -> Result<Vec<String>> {
+    stream::partitions(cfg, start, end)
 }

@@ -61,6 +61,16 @@ spark_ds_core::choices! {
 }
 
 spark_ds_core::choices! {
+    /// How a stream read follows the collection.
+    pub enum StreamMode { Poll = "poll", ChangeStream = "changeStream" }
+}
+
+spark_ds_core::choices! {
+    /// Where a new stream read starts.
+    pub enum StartAt { Earliest = "earliest", Latest = "latest" }
+}
+
+spark_ds_core::choices! {
     /// How each row is written.
     pub enum OperationType { Insert = "insert", Replace = "replace", Update = "update" }
 }
@@ -122,6 +132,14 @@ spark_ds_core::options! {
         samples_per_partition: Count<1, MAX_I32> = "partitioner.options.samples.per.partition", default "10";
         /// Number of partitions of `paginateIntoPartitions`.
         partition_count: Count<1, 100_000> = "partitioner.options.max.number.of.partitions", default "8";
+        /// How a stream read follows the collection: `poll` reads documents in the order of `stream.poll.field` (every server); change streams are not available yet.
+        stream_mode: Choice<StreamMode> = "stream.mode", default "poll";
+        /// Field a polling stream reads in increasing order: new documents must get values above all existing ones (an ObjectId `_id`, an insertion time, a sequence); ties are ordered by `_id`.
+        stream_field: Text = "stream.poll.field", default "_id";
+        /// Where a new stream read starts: `earliest` (every document) or `latest` (documents added after the query starts). A restarted query resumes from its checkpoint.
+        stream_start_at: Choice<StartAt> = "stream.startAt", default "earliest";
+        /// Most documents per micro-batch (Spark 4.2+ admission control); `Trigger.AvailableNow` reads in batches of this size too.
+        max_rows_per_trigger: OptCount<1, MAX_I32> = "maxRowsPerTrigger";
         /// Push filters (Spark 4.1+) and column projection into the aggregation pipeline.
         pushdown: Flag = "pushdown", default "true";
         /// `insert`, `replace` (the whole document by `idFieldList`) or `update` (`$set` of the row's fields).
@@ -253,6 +271,12 @@ impl Config {
                 "option `idFieldList` must name at least one field",
             ));
         }
+        if self.stream_field.as_deref().is_none_or(str::is_empty) {
+            return Err(Error::config(
+                SYSTEM,
+                "option `stream.poll.field` must name a field",
+            ));
+        }
         if self.partition_field.as_deref().is_none_or(str::is_empty) {
             return Err(Error::config(
                 SYSTEM,
@@ -282,6 +306,11 @@ impl Config {
     /// `database.collection`, for messages.
     pub fn namespace(&self) -> Result<String> {
         Ok(format!("{}.{}", self.database()?, self.collection()?))
+    }
+
+    /// The field a polling stream reads in order (validated non-empty).
+    pub fn stream_field(&self) -> &str {
+        self.own.stream_field.as_deref().unwrap_or("_id")
     }
 
     /// The partition field (validated non-empty).

@@ -37,15 +37,22 @@ fn validate_options(py: Python<'_>, options: RawOptions) -> PyResult<()> {
 }
 
 /// The options the Python glue acts on, validated by the same definitions as every other
-/// option: `{"pushdown": bool, "logLevel": str | None}`.
+/// option: `{"pushdown": bool, "logLevel": str | None, "maxRowsPerTrigger": int | None}`.
 #[pyfunction]
 fn python_settings<'py>(py: Python<'py>, options: RawOptions) -> PyResult<Bound<'py, PyDict>> {
-    let (pushdown, log_level) = run(py, "validate options", || {
-        config(&options).map(|cfg| (cfg.pushdown, cfg.log.log_level.map(|l| l.name())))
+    let (pushdown, log_level, max_rows) = run(py, "validate options", || {
+        config(&options).map(|cfg| {
+            (
+                cfg.pushdown,
+                cfg.log.log_level.map(|l| l.name()),
+                cfg.max_rows_per_trigger,
+            )
+        })
     })?;
     let settings = PyDict::new(py);
     settings.set_item("pushdown", pushdown)?;
     settings.set_item("logLevel", log_level)?;
+    settings.set_item("maxRowsPerTrigger", max_rows)?;
     Ok(settings)
 }
 
@@ -144,6 +151,45 @@ fn open_writer(
     Ok(BatchWriter::new(sink, "write batch"))
 }
 
+/// Where a new stream read starts: the offset as JSON.
+#[pyfunction]
+fn stream_initial_offset(py: Python<'_>, options: RawOptions) -> PyResult<String> {
+    run_async(py, "stream offsets", async {
+        let cfg = config(&options)?;
+        mongodb::stream_initial_offset(&cfg).await
+    })
+}
+
+/// The end offset (JSON) of the next micro-batch after `start`: at most `max_rows`
+/// documents, never beyond `cap`.
+#[pyfunction]
+#[pyo3(signature = (options, start=None, max_rows=None, cap=None))]
+fn stream_latest_offset(
+    py: Python<'_>,
+    options: RawOptions,
+    start: Option<String>,
+    max_rows: Option<u64>,
+    cap: Option<String>,
+) -> PyResult<String> {
+    run_async(py, "stream offsets", async {
+        let cfg = config(&options)?;
+        mongodb::stream_latest_offset(&cfg, start.as_deref(), max_rows, cap.as_deref()).await
+    })
+}
+
+/// The read partitions (JSON) of the micro-batch `(start, end]`.
+#[pyfunction]
+fn stream_partitions(
+    py: Python<'_>,
+    options: RawOptions,
+    start: String,
+    end: String,
+) -> PyResult<Vec<String>> {
+    run(py, "plan micro-batch", || {
+        mongodb::stream_partitions(&config(&options)?, &start, &end)
+    })
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     spark_ds_pybridge::init_module(m, "pyspark_ds_mongodb")?;
@@ -156,5 +202,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(open_reader, m)?)?;
     m.add_function(wrap_pyfunction!(prepare_write, m)?)?;
     m.add_function(wrap_pyfunction!(open_writer, m)?)?;
+    m.add_function(wrap_pyfunction!(stream_initial_offset, m)?)?;
+    m.add_function(wrap_pyfunction!(stream_latest_offset, m)?)?;
+    m.add_function(wrap_pyfunction!(stream_partitions, m)?)?;
     Ok(())
 }

@@ -28,6 +28,25 @@ def has_stream_arrow_writer() -> bool:
     return _has("pyspark.sql.datasource", "DataSourceStreamArrowWriter")
 
 
+@cache
+def has_admission_control() -> bool:
+    """``latestOffset(start, limit)``, ``ReadLimit`` and ``Trigger.AvailableNow`` support for
+    Python stream readers (Spark 4.2+)."""
+    return _has("pyspark.sql.streaming.datasource", "SupportsTriggerAvailableNow")
+
+
+def stream_reader_bases() -> tuple[type, ...]:
+    """The stream-reader interfaces this Spark has: the reader, plus the AvailableNow mixin
+    (4.2+) so ``Trigger.AvailableNow`` stops at the offset latest when the query started."""
+    from pyspark.sql.datasource import DataSourceStreamReader
+
+    if not has_admission_control():
+        return (DataSourceStreamReader,)
+    from pyspark.sql.streaming.datasource import SupportsTriggerAvailableNow
+
+    return (DataSourceStreamReader, SupportsTriggerAvailableNow)
+
+
 # Spark's Python worker modules (pyspark.sql.worker.*) that create batch readers.
 _PUSHDOWN_PLANNER = "data_source_pushdown_filters"
 _READ_PLANNER = "plan_data_source_read"
