@@ -4,7 +4,7 @@
 
 For each line (the newest patch of every 4.x line PyPI lists, found here) it keeps a
 virtualenv under ``.matrix/`` holding only that PySpark (with its Connect extra), a
-pyarrow the line accepts, pytest, cassandra-driver (the suite's own Cassandra client) and
+pyarrow the line accepts, pytest, the suite's own clients (cassandra-driver, pymongo) and
 the built wheels from ``dist/`` (or ``SPARK_DS_MATRIX_DIST``); then it runs the conformance
 suite in each mode, one line at a time, through ``matrix_plugin.py``:
 
@@ -61,7 +61,13 @@ CAPABILITIES = (
 )
 # Test tools the suite needs, as pinned in integration/requirements-dev.txt.
 # PyYAML: `spark-pipelines` reads its spec with it (PySpark's `pipelines` extra, 4.1+).
-TOOLS = ["pytest==9.2.0", "pytest-timeout==2.4.0", "cassandra-driver==3.30.1", "pyyaml==6.0.4"]
+TOOLS = [
+    "pytest==9.2.0",
+    "pytest-timeout==2.4.0",
+    "cassandra-driver==3.30.1",
+    "pymongo==4.20.0",
+    "pyyaml==6.0.4",
+]
 # pyarrow per line: the newest release, which is above every line's declared minimum
 # (PySpark 4.0 asks for >= 11.0.0, later lines for more); run.py checks the minimum.
 PYARROW = "pyarrow==26.0.1"
