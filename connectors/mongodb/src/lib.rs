@@ -5,7 +5,11 @@
 pub mod client;
 pub mod errors;
 pub mod options;
+pub mod partition;
+pub mod pipeline;
+pub mod pushdown;
 pub mod read;
+pub mod to_arrow;
 pub mod write;
 
 use std::future::Future;
@@ -85,6 +89,16 @@ pub async fn describe(cfg: &Config) -> Result<Schema> {
 /// reader can build, the corrupt-record column a string.
 pub fn check_read_schema(cfg: &Config, schema: &Schema) -> Result<()> {
     read::check_schema(cfg, schema)
+}
+
+/// Keeps the filters the reader turns into a pre-filter `$match`; Spark re-checks every
+/// filter (see [`pushdown`] for why none is accepted).
+pub async fn push_filters(
+    cfg: &Config,
+    columns: &[String],
+    filters_json: &str,
+) -> Result<pushdown::PushDown> {
+    pushdown::push_filters(cfg, columns, filters_json)
 }
 
 /// The read partitions, each a JSON document.
