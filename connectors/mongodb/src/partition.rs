@@ -19,7 +19,10 @@
 //! FerretDB's SQLite backend a range on `_id` or a sort is not served by an index: every
 //! partition's query and every boundary query reads the whole table, so N partitions cost
 //! about N + N full scans against one for a single partition — a split never makes that
-//! server faster and `auto` must never be slower than one partition.
+//! server faster and `auto` must never be slower than one partition. Measured on FerretDB
+//! 1.24 (SQLite) with 200k documents with nested fields: reading all took 44 s, one
+//! quarter by an `_id` range 22–23 s, one sorted boundary query (`sort + skip`) 33 s and a
+//! count 42 s, so 4 partitions would cost ~3 × 33 s of planning plus ~90 s of reading.
 
 use mongodb::bson::{Bson, Document, doc};
 use mongodb::options::FindOneOptions;
