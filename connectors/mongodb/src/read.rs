@@ -291,3 +291,65 @@ impl Drop for MongoReader {
         self.feeder.abort();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_schema::{DataType, Field};
+
+    fn cfg(extra: &[(&str, &str)]) -> Config {
+        let mut raw = vec![
+            ("database".to_string(), "d".to_string()),
+            ("collection".into(), "c".into()),
+        ];
+        raw.extend(extra.iter().map(|(k, v)| (k.to_lowercase(), v.to_string())));
+        Config::parse(&raw).unwrap()
+    }
+
+    fn schema(names: &[&str]) -> Schema {
+        Schema::new(
+            names
+                .iter()
+                .map(|n| Field::new(*n, DataType::Utf8, true))
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    #[test]
+    fn stages_run_partition_then_pipeline_then_filters_then_projection() {
+        let c = cfg(&[("aggregation.pipeline", r#"{"$addFields": {"s": "x"}}"#)]);
+        let partition = &partition::ranges("_id", &[Bson::Int32(5)])[1];
+        let state = r#"[{"op": "eq", "column": "s", "value": "x"}]"#;
+        let stages = read_pipeline(&c, &schema(&["s"]), Some(state), partition).unwrap();
+        let names: Vec<&str> = stages
+            .iter()
+            .map(|s| s.keys().next().unwrap().as_str())
+            .collect();
+        assert_eq!(names, ["$match", "$addFields", "$match", "$project"]);
+        assert_eq!(stages[0], doc! { "$match": { "_id": { "$gte": 5 } } });
+        assert_eq!(stages[3], doc! { "$project": { "_id": 0, "s": 1 } });
+    }
+
+    #[test]
+    fn projection_keeps_what_the_schema_needs() {
+        let c = cfg(&[]);
+        assert_eq!(
+            projection(&c, &schema(&["a", "_id"])),
+            Some(doc! { "_id": 1, "a": 1 })
+        );
+        // count(): only `_id`, the smallest document the server can send.
+        assert_eq!(projection(&c, &schema(&[])), Some(doc! { "_id": 1 }));
+        // Names MongoDB reads as paths, the corrupt-record column, or pushdown off: none.
+        assert_eq!(projection(&c, &schema(&["a.b"])), None);
+        let corrupt = cfg(&[("columnNameOfCorruptRecord", "bad")]);
+        assert_eq!(projection(&corrupt, &schema(&["a", "bad"])), None);
+        assert_eq!(
+            projection(&cfg(&[("pushdown", "false")]), &schema(&["a"])),
+            None
+        );
+        // Everything in one partition: no partition `$match`.
+        let all = &partition::ranges("_id", &[])[0];
+        let stages = read_pipeline(&c, &schema(&["a"]), None, all).unwrap();
+        assert_eq!(stages, vec![doc! { "$project": { "_id": 0, "a": 1 } }]);
+    }
+}
