@@ -123,6 +123,23 @@ def test_partitioned_read_equals_single_read(
     assert partitioned == single
 
 
+def test_cursor_batches_are_all_read_with_read_options(
+    spark: Any, mongo_env: dict[str, Any], collection: tuple[str, str], task_log: Any
+) -> None:
+    """Small server batches: every getMore is fetched (ahead of Spark) and nothing is lost."""
+    database, coll = collection
+    single = rows(load(spark, mongo_env, database, coll, partitioner="single"))
+    since = len(task_log.summaries("mongodb"))
+    options = {"batchSize": "250", "maxTimeMS": "60000", "comment": "spark-ds read test"}
+    options |= {"readPreference.name": "primaryPreferred", "aggregation.allowDiskUse": "false"}
+    got = rows(load(spark, mongo_env, database, coll, partitioner="single", **options))
+    assert got == single
+    (summary,) = [s for s in task_log.summaries("mongodb")[since:] if s.task.startswith("read")]
+    assert summary.rows == TOTAL + 3
+    # One request per server batch of at most 250 documents (a server may end with an empty one).
+    assert summary.requests >= -(-(TOTAL + 3) // 250)
+
+
 @pytest.mark.parametrize(
     ("partitioner", "message"),
     [
