@@ -98,7 +98,10 @@ pub async fn push_filters(
     columns: &[String],
     filters_json: &str,
 ) -> Result<pushdown::PushDown> {
-    pushdown::push_filters(cfg, columns, filters_json)
+    let pushed = pushdown::push_filters(cfg, columns, filters_json)?;
+    // The Python side logs only accepted filters, and none is: say what the server gets.
+    log::info!(target: "spark_ds::mongodb", "mongodb pushdown: {}", pushed.explain);
+    Ok(pushed)
 }
 
 /// The read partitions, each a JSON document.
