@@ -5,8 +5,12 @@
 pub mod client;
 pub mod errors;
 pub mod options;
+pub mod partition;
+pub mod pipeline;
+pub mod pushdown;
 pub mod read;
 pub mod stream;
+pub mod to_arrow;
 pub mod write;
 
 use std::future::Future;
@@ -86,6 +90,19 @@ pub async fn describe(cfg: &Config) -> Result<Schema> {
 /// reader can build, the corrupt-record column a string.
 pub fn check_read_schema(cfg: &Config, schema: &Schema) -> Result<()> {
     read::check_schema(cfg, schema)
+}
+
+/// Keeps the filters the reader turns into a pre-filter `$match`; Spark re-checks every
+/// filter (see [`pushdown`] for why none is accepted).
+pub async fn push_filters(
+    cfg: &Config,
+    columns: &[String],
+    filters_json: &str,
+) -> Result<pushdown::PushDown> {
+    let pushed = pushdown::push_filters(cfg, columns, filters_json)?;
+    // The Python side logs only accepted filters, and none is: say what the server gets.
+    log::info!(target: "spark_ds::mongodb", "mongodb pushdown: {}", pushed.explain);
+    Ok(pushed)
 }
 
 /// The read partitions, each a JSON document.

@@ -79,6 +79,22 @@ fn check_read_schema(
     })
 }
 
+/// Decides which filters MongoDB pre-filters: (accepted indices, state for reading, explain).
+/// Nothing is accepted: Spark re-checks every filter.
+#[pyfunction]
+fn push_filters(
+    py: Python<'_>,
+    options: RawOptions,
+    columns: Vec<String>,
+    filters_json: String,
+) -> PyResult<(Vec<usize>, String, String)> {
+    let pushed = run_async(py, "push filters", async {
+        let cfg = config(&options)?;
+        mongodb::push_filters(&cfg, &columns, &filters_json).await
+    })?;
+    Ok((pushed.accepted, pushed.state, pushed.explain))
+}
+
 /// Plans the read partitions as JSON strings.
 #[pyfunction]
 #[pyo3(signature = (options, columns, pushdown_state=None))]
@@ -198,6 +214,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(python_settings, m)?)?;
     m.add_function(wrap_pyfunction!(describe, m)?)?;
     m.add_function(wrap_pyfunction!(check_read_schema, m)?)?;
+    m.add_function(wrap_pyfunction!(push_filters, m)?)?;
     m.add_function(wrap_pyfunction!(plan_partitions, m)?)?;
     m.add_function(wrap_pyfunction!(open_reader, m)?)?;
     m.add_function(wrap_pyfunction!(prepare_write, m)?)?;
