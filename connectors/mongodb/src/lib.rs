@@ -4,8 +4,11 @@
 
 pub mod client;
 pub mod errors;
+pub mod hints;
+pub mod infer;
 pub mod options;
 pub mod read;
+pub mod to_arrow;
 pub mod write;
 
 use std::future::Future;
