@@ -4,6 +4,8 @@
 
 pub mod client;
 pub mod errors;
+pub mod hints;
+pub mod infer;
 pub mod options;
 pub mod partition;
 pub mod pipeline;

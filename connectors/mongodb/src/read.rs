@@ -34,16 +34,17 @@ const BATCH_ROWS: usize = 4096;
 /// Server batches buffered ahead of the one being converted.
 const PREFETCH: usize = 2;
 
-pub(crate) async fn infer_schema(_cfg: &Config) -> Result<Schema> {
-    Err(Error::internal(
-        SYSTEM,
-        "infer schema",
-        "reads are not built yet",
-    ))
+pub(crate) async fn infer_schema(cfg: &Config) -> Result<Schema> {
+    crate::infer::infer_schema(cfg).await
 }
 
-pub(crate) fn check_schema(_cfg: &Config, _schema: &Schema) -> Result<()> {
-    Ok(())
+pub(crate) fn check_schema(cfg: &Config, schema: &Schema) -> Result<()> {
+    crate::to_arrow::BatchBuilder::new(
+        std::sync::Arc::new(schema.clone()),
+        cfg.parse_mode,
+        cfg.corrupt_record_column.as_deref(),
+    )
+    .map(|_| ())
 }
 
 pub(crate) async fn plan_partitions(
