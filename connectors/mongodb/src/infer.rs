@@ -362,7 +362,7 @@ mod tests {
         };
         let _ = JavaScriptCodeWithScope {
             code: String::new(),
-            scope: Document::new(),
+            scope: mongodb::bson::Document::new(),
         };
         let s = infer(&[d], None);
         assert_eq!(
