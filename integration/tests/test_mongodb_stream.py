@@ -203,3 +203,16 @@ def test_a_checkpoint_of_another_source_is_refused(spark, mongo, mongo_env, targ
     (checkpoint / "commits" / offsets[-1].name).unlink(missing_ok=True)
     with pytest.raises(Exception, match="checkpointLocation"):
         run(spark, options, out, checkpoint)
+
+
+def test_change_streams_on_a_server_without_them_name_the_missing_feature(
+    spark, mongo, mongo_env, target, tmp_path
+):
+    # FerretDB has no change streams (nor has a standalone mongod): the query fails before
+    # any task, saying what the server lacks and what to use instead.
+    insert(mongo, target, range(0, 3))
+    options = connector_options(mongo_env, **target, **{"stream.mode": "changeStream"})
+    with pytest.raises(Exception) as caught:
+        run(spark, options, tmp_path / "out", tmp_path / "checkpoint")
+    message = str(caught.value)
+    assert "no change streams" in message and "stream.mode" in message, message

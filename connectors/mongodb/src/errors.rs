@@ -32,6 +32,8 @@ pub mod code {
         NOT_IMPLEMENTED,
         LOCATION_UNRECOGNIZED_STAGE,
         40415,
+        // "$changeStream is only supported on replica sets" (a standalone mongod).
+        40573,
     ];
 }
 

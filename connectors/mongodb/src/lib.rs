@@ -2,6 +2,7 @@
 //! conversion, partitioning, reads and writes. No Python here: the pyo3 module calls the
 //! functions below.
 
+pub mod change_stream;
 pub mod client;
 pub mod errors;
 pub mod hints;
@@ -21,7 +22,7 @@ use std::time::Duration;
 use arrow_schema::{Schema, SchemaRef};
 use spark_ds_core::{BatchSink, BatchSource, Result, RetryPolicy, TaskMetrics};
 
-pub use options::{Config, OPTIONS};
+pub use options::{Config, OPTIONS, StreamMode};
 
 /// System name used in every error.
 pub const SYSTEM: &str = "mongodb";
@@ -127,6 +128,12 @@ pub async fn open_reader(
     pushdown_state: Option<&str>,
     partition_json: &str,
 ) -> Result<Box<dyn BatchSource>> {
+    if change_stream::is_change_stream_partition(partition_json) {
+        return retried(cfg, "open reader", || {
+            change_stream::open_reader(cfg, schema, partition_json)
+        })
+        .await;
+    }
     retried(cfg, "open reader", || {
         read::open_reader(cfg, schema, pushdown_state, partition_json)
     })
@@ -155,7 +162,12 @@ pub async fn open_writer(cfg: &Config, schema: SchemaRef) -> Result<Box<dyn Batc
 /// Where a new stream read starts, as the offset JSON Spark checkpoints.
 pub async fn stream_initial_offset(cfg: &Config) -> Result<String> {
     cfg.namespace()?;
-    planned(cfg, "stream offsets", || stream::initial_offset(cfg)).await
+    match cfg.stream_mode {
+        StreamMode::Poll => planned(cfg, "stream offsets", || stream::initial_offset(cfg)).await,
+        StreamMode::ChangeStream => {
+            planned(cfg, "stream offsets", || change_stream::initial_offset(cfg)).await
+        }
+    }
 }
 
 /// The end offset of the next micro-batch (see [`stream::latest_offset`]).
@@ -166,13 +178,21 @@ pub async fn stream_latest_offset(
     cap: Option<&str>,
 ) -> Result<String> {
     cfg.namespace()?;
-    retried(cfg, "stream offsets", || {
-        stream::latest_offset(cfg, start, max_rows, cap)
+    retried(cfg, "stream offsets", || async {
+        match cfg.stream_mode {
+            StreamMode::Poll => stream::latest_offset(cfg, start, max_rows, cap).await,
+            StreamMode::ChangeStream => {
+                change_stream::latest_offset(cfg, start, max_rows, cap).await
+            }
+        }
     })
     .await
 }
 
 /// The read partitions of the micro-batch `(start, end]`.
 pub fn stream_partitions(cfg: &Config, start: &str, end: &str) -> Result<Vec<String>> {
-    stream::partitions(cfg, start, end)
+    match cfg.stream_mode {
+        StreamMode::Poll => stream::partitions(cfg, start, end),
+        StreamMode::ChangeStream => change_stream::partitions(start, end),
+    }
 }

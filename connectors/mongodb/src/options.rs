@@ -66,6 +66,21 @@ spark_ds_core::choices! {
 }
 
 spark_ds_core::choices! {
+    /// What a change event's `fullDocument` holds for updates.
+    pub enum FullDocument {
+        Default = "default",
+        UpdateLookup = "updateLookup",
+        WhenAvailable = "whenAvailable",
+        Required = "required",
+    }
+}
+
+spark_ds_core::choices! {
+    /// Whether change events carry the document as it was before the change.
+    pub enum FullDocumentBefore { Off = "off", WhenAvailable = "whenAvailable", Required = "required" }
+}
+
+spark_ds_core::choices! {
     /// Where a new stream read starts.
     pub enum StartAt { Earliest = "earliest", Latest = "latest" }
 }
@@ -132,11 +147,17 @@ spark_ds_core::options! {
         samples_per_partition: Count<1, MAX_I32> = "partitioner.options.samples.per.partition", default "10";
         /// Number of partitions of `paginateIntoPartitions`.
         partition_count: Count<1, 100_000> = "partitioner.options.max.number.of.partitions", default "8";
-        /// How a stream read follows the collection: `poll` reads documents in the order of `stream.poll.field` (every server); change streams are not available yet.
+        /// How a stream read follows the collection: `poll` reads documents in the order of `stream.poll.field` (every server, inserts only); `changeStream` reads the change events after a resume token (replica sets and sharded clusters).
         stream_mode: Choice<StreamMode> = "stream.mode", default "poll";
+        /// Change streams: rows are the events' `fullDocument` (events without one, such as deletes, are skipped); false: rows are whole change events (give their schema).
+        full_document_only: Flag = "change.stream.publish.full.document.only", default "true";
+        /// Change streams: what `fullDocument` holds for updates: `default` (nothing), `updateLookup` (the current document), `whenAvailable` or `required` (the post-image).
+        full_document: Choice<FullDocument> = "change.stream.lookup.full.document", default "updateLookup";
+        /// Change streams: the document before the change (`fullDocumentBeforeChange`; MongoDB 6.0+ with pre-images on): `off`, `whenAvailable` or `required`.
+        full_document_before_change: Choice<FullDocumentBefore> = "change.stream.lookup.full.document.before.change", default "off";
         /// Field a polling stream reads in increasing order: new documents must get values above all existing ones (an ObjectId `_id`, an insertion time, a sequence); ties are ordered by `_id`.
         stream_field: Text = "stream.poll.field", default "_id";
-        /// Where a new stream read starts: `earliest` (every document) or `latest` (documents added after the query starts). A restarted query resumes from its checkpoint.
+        /// Where a new polling stream starts: `earliest` (every document) or `latest` (documents added after the query starts); a change stream starts at the query's start. A restarted query resumes from its checkpoint.
         stream_start_at: Choice<StartAt> = "stream.startAt", default "earliest";
         /// Most documents per micro-batch (Spark 4.2+ admission control); `Trigger.AvailableNow` reads in batches of this size too.
         max_rows_per_trigger: OptCount<1, MAX_I32> = "maxRowsPerTrigger";

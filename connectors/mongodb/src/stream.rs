@@ -33,9 +33,10 @@ const KIND: &str = "mongodb-poll";
 fn check_mode(cfg: &Config) -> Result<()> {
     match cfg.stream_mode {
         StreamMode::Poll => Ok(()),
-        StreamMode::ChangeStream => Err(Error::config(
+        StreamMode::ChangeStream => Err(Error::internal(
             SYSTEM,
-            "option `stream.mode` = changeStream is not available yet; use `poll` (reads documents in the order of `stream.poll.field`)",
+            "stream",
+            "a change-stream read reached the polling stream",
         )),
     }
 }
