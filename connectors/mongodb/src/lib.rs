@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod errors;
+pub mod from_arrow;
 pub mod options;
 pub mod read;
 pub mod write;
