@@ -301,7 +301,9 @@ impl Writer {
                 if self.generate_id {
                     let id = ObjectId::new();
                     body.append("_id", id);
-                    filter = rawdoc! { "_id": id };
+                    if self.ids.is_empty() {
+                        filter = rawdoc! { "_id": id };
+                    }
                 }
                 let doc = self.enc.document(batch, row, |_| true)?;
                 for item in doc.iter() {
