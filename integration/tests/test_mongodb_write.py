@@ -347,3 +347,24 @@ def test_replayed_micro_batch_changes_nothing(target, tmp_path) -> None:
     forget_last_commit(checkpoint)
     run_rate_stream(target.spark, checkpoint, options)
     assert target.stored(coll) == first
+
+
+@pytest.mark.parametrize("ordered", ["true", "false"])
+def test_a_refused_replacement_is_named(target, ordered) -> None:
+    # FerretDB's `update` stops at a failing statement and reports it at index 0 whatever
+    # `ordered` says: the writer resends the bulk one statement at a time to name it.
+    coll = unique("refusedreplace")
+    target.coll(coll).insert_one({"_id": 1, "k": "b"})
+    df = one_task(target.spark, [(10, "a"), (2, "b"), (11, "c")], "_id INT, k STRING")
+    with pytest.raises(Exception) as caught:
+        target.write(df, coll, operationType="replace", idFieldList="k", ordered=ordered)
+    message = str(caught.value)
+    # Replacing the document of k=b with another `_id` is refused (immutable `_id`).
+    assert '{k: "b"} (code 66' in message, message
+    keys = {d["k"]: d["_id"] for d in target.stored(coll).values()}
+    if ordered == "true":
+        assert keys == {"a": 10, "b": 1}
+        assert "1 of the 3 documents of this bulk landed" in message, message
+    else:
+        assert keys == {"a": 10, "b": 1, "c": 11}
+        assert "2 of 3 landed" in message, message
