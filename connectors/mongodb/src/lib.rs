@@ -5,6 +5,7 @@
 pub mod change_stream;
 pub mod client;
 pub mod errors;
+pub mod from_arrow;
 pub mod hints;
 pub mod infer;
 pub mod options;

@@ -187,6 +187,8 @@ spark_ds_core::options! {
         write_concern_timeout_ms: OptCount<1, MAX_I32> = "writeConcern.wTimeoutMS";
         /// String values of these fields (dotted paths) that are 24 hex digits are written as ObjectId.
         object_id_fields: List = "objectIdFields", default "_id";
+        /// Binary values of these fields (dotted paths) that are 16 bytes long are written as UUIDs (binary subtype 4); other binary values are written as generic binary (subtype 0).
+        uuid_fields: List = "uuidFields";
         /// Spark gives Python sources only append and overwrite: with mode("append"), `errorIfExists` fails if the collection has documents and `ignore` writes nothing then.
         save_mode: Choice<SaveMode> = "saveMode", default "append";
         /// How mode("overwrite") empties the collection, after the DataFrame was checked: `drop` (collection and indexes) or `deleteAll` (documents only). Required for overwrite.
