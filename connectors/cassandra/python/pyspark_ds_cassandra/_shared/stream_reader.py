@@ -50,7 +50,8 @@ class NativeStreamReader(NativeBacked, *_Bases):  # type: ignore[misc]
         self, start: dict[str, Any] | None = None, limit: Any = None
     ) -> dict[str, Any]:
         # Spark 4.0/4.1 call this without arguments; 4.2+ pass the batch's start and limit.
-        max_rows = getattr(limit, "maxRows", None) if limit is not None else None
+        # ReadMaxRows holds `max_rows`; any other limit (ReadAllAvailable, …) reads all.
+        max_rows = getattr(limit, "max_rows", None) if limit is not None else None
         offset = self.native().stream_latest_offset(
             self.options,
             None if start is None else json.dumps(start),
