@@ -99,14 +99,19 @@ pub fn code_kind(c: i32) -> ErrorKind {
 /// list), the driver's error kept as the source.
 pub fn driver(operation: &str, object: &str, e: DriverError) -> Error {
     let kind = kind_of(&e);
-    let hint = match kind {
-        ErrorKind::Auth => {
+    let hint = match server_code(&e) {
+        Some(code::UNAUTHORIZED) => {
+            ": the server wants a login this connection lacks (give `username`/`password`, the URI's credentials or their environment variables), or the user lacks a role for this"
+        }
+        _ if kind == ErrorKind::Auth => {
             ": check the user name, password and `authSource` (the database the user is defined in)"
         }
         _ if is_unsupported(&e) => ": the server does not support this command or stage",
         _ => "",
     };
-    Error::new(kind, SYSTEM, operation, format!("{object}: {e}{hint}")).with_source(e)
+    // The kind's text only: the driver's full Display adds labels and the raw server reply.
+    let text = e.kind.to_string();
+    Error::new(kind, SYSTEM, operation, format!("{object}: {text}{hint}")).with_source(e)
 }
 
 /// Whether a driver error means no server could be reached at all (wrong host or port, or
