@@ -6,6 +6,9 @@ shows a password."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -49,18 +52,41 @@ def test_scram_through_options_and_through_the_uri(spark, mongo_env, target) -> 
     assert load(spark, {"connection.uri": uri, **target}) == [(1, "one"), (2, "two")]
 
 
+ENV_LOGIN_JOB = """
+import json, sys
+from pyspark.sql import SparkSession
+spark = SparkSession.builder.master("local[1]").getOrCreate()
+df = spark.read.format("mongodb").options(**json.loads(sys.argv[1])).load()
+print(json.dumps(sorted([r["_id"], r["v"]] for r in df.collect())))
+"""
+
+
 def test_credentials_from_the_environment_and_a_secrets_file(
-    spark, mongo_env, target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    spark, mongo_env, target, tmp_path: Path
 ) -> None:
     m = plain(mongo_env)
     base = {"host": str(m["host"]), "port": str(m["port"]), **target}
     secrets = tmp_path / "mongo.json"
     secrets.write_text(json.dumps({"username": m["username"], "password": m["password"]}))
     assert load(spark, {**base, "secretsFile": str(secrets)}) == [(1, "one"), (2, "two")]
-    # Local mode: the Python workers inherit the driver's environment.
-    monkeypatch.setenv("SPARK_DS_MONGODB_USERNAME", str(m["username"]))
-    monkeypatch.setenv("SPARK_DS_MONGODB_PASSWORD", str(m["password"]))
-    assert load(spark, base) == [(1, "one"), (2, "two")]
+    # The environment of the process that starts Spark (its Python workers inherit it): a
+    # fresh process, since this test session's Spark started before any variable was set.
+    env = {
+        **os.environ,
+        "PYSPARK_PYTHON": sys.executable,
+        "SPARK_DS_MONGODB_USERNAME": str(m["username"]),
+        "SPARK_DS_MONGODB_PASSWORD": str(m["password"]),
+    }
+    job = subprocess.run(
+        [sys.executable, "-c", ENV_LOGIN_JOB, json.dumps(base)],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert job.returncode == 0, job.stderr[-4000:]
+    assert json.loads(job.stdout.strip().splitlines()[-1]) == [[1, "one"], [2, "two"]]
 
 
 def test_refused_password_is_an_auth_error_that_never_shows_it(spark, mongo_env, target) -> None:
