@@ -137,7 +137,7 @@ spark_ds_core::options! {
         parse_mode: Choice<ParseMode> = "mode", default "PERMISSIVE";
         /// String column that receives, in PERMISSIVE mode, the extended JSON of a document that did not fit.
         corrupt_record_column: Text = "columnNameOfCorruptRecord";
-        /// How reads are split: `auto`, `single`, `paginateBySize`, `paginateIntoPartitions`, `sample`, `bucketAuto`, `sharded` (see the partitioner guide).
+        /// How reads are split: `auto`, `single`, `paginateBySize`, `paginateIntoPartitions`, `sample`, `bucketAuto`, `sharded` (see "How a read is split" in this README).
         partitioner: Choice<Partitioner> = "partitioner", default "auto";
         /// Field whose ranges split the read.
         partition_field: Text = "partitioner.options.partition.field", default "_id";
