@@ -51,6 +51,8 @@ class ConnectorUnderTest:
     """Simple-shaped writes that cannot succeed: (schema, rows, the column the error names)."""
     unstorable: ClassVar[dict[str, str]] = {}
     """Standard columns the system's server cannot store, and why: left out of its rows."""
+    creates_target_on_write: ClassVar[bool] = False
+    """A write to a target that does not exist creates it (MongoDB collections)."""
     schemaless: ClassVar[bool] = False
     """The system keeps no column types (a stored DATE reads back as a timestamp, a MAP as
     a struct): reads of the standard rows are given their schema."""
@@ -224,7 +226,7 @@ def _from_driver(value: Any) -> Any:
 class MongoDB(ConnectorUnderTest):
     name = "mongodb"
     services = ("mongodb",)
-    capabilities = frozenset({"batch_read", "batch_write", "stream_write"})
+    capabilities = frozenset({"batch_read", "batch_write", "stream_write", "stream_read"})
     overwrite_options: ClassVar[dict[str, str]] = {"overwriteStrategy": "deleteAll"}
     misspelled_option = ("colection", "collection")
     bad_values: ClassVar[list[tuple[str, str, list[str]]]] = [
@@ -244,6 +246,7 @@ class MongoDB(ConnectorUnderTest):
     # FerretDB (the harness's server) closes the connection on any Decimal128.
     unstorable: ClassVar[dict[str, str]] = {"amount": "FerretDB stores no Decimal128"}
     schemaless = True
+    creates_target_on_write = True
 
     def open(self, env: dict[str, Any]) -> None:
         self.env = env
@@ -285,10 +288,16 @@ class MongoDB(ConnectorUnderTest):
             key=lambda r: r["id"],
         )
 
+    def stream_read(self, spark: Any, options: dict[str, str]) -> Any:
+        # Polls by `_id`: the server's ObjectIds of upserted documents grow with time.
+        schema = self.standard(spark, 0, 1).schema
+        return spark.readStream.format(self.name).schema(schema).options(**options).load()
+
     @contextmanager
     def login_with_password(self, password: str) -> Iterator[dict[str, str]]:
         user = mongodb_support.unique("conformance_user")
-        self.client.admin.command("createUser", user, pwd=password, roles=["readWrite"])
+        # FerretDB takes only empty roles (and lets such a user do everything).
+        self.client.admin.command("createUser", user, pwd=password, roles=[])
         try:
             yield {"username": user, "password": password}
         finally:
