@@ -55,12 +55,15 @@ def test_installed_wheels_self_register_in_fresh_virtualenv(fresh_venv) -> None:
     lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
     assert lines, result.stdout + result.stderr
     outcome = json.loads(lines[-1].removeprefix("RESULT "))
-    for name in ["mongodb", "rabbitmq", "mqtt", "rest"]:
+    for name in ["rabbitmq", "mqtt", "rest"]:
         assert f"the `{name}` format is registered" in outcome[name], outcome[name]
-    # Cassandra's own option validation answered: the format resolved to our source.
+    # The connectors' own option validation answered: each format resolved to our source.
     assert re.search(
         r"\[cassandra\] .*option `(keyspace|table)` is required", outcome["cassandra"]
     ), outcome["cassandra"]
+    assert re.search(r"\[mongodb\] .*option `database` is required", outcome["mongodb"]), outcome[
+        "mongodb"
+    ]
 
 
 def test_rust_panic_becomes_internal_error() -> None:

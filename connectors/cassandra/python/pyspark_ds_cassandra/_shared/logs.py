@@ -72,8 +72,9 @@ def ensure_handler(level: str | None = None) -> logging.Logger:
     return logger
 
 
-class _LogFileHandler(logging.FileHandler):
-    """The handler :func:`add_file_handler` adds (its own class, so it is added only once)."""
+# The name of the handler :func:`add_file_handler` adds: every connector package carries its
+# own copy of this module, so a class check would not see another copy's handler.
+_LOG_FILE_HANDLER = "spark_ds.log_file"
 
 
 def add_file_handler(logger: logging.Logger) -> None:
@@ -84,9 +85,10 @@ def add_file_handler(logger: logging.Logger) -> None:
     read it to prove what happened inside tasks. One handler per process, added once.
     """
     path = os.environ.get(LOG_FILE_ENV)
-    if not path or any(isinstance(h, _LogFileHandler) for h in logger.handlers):
+    if not path or any(h.get_name() == _LOG_FILE_HANDLER for h in logger.handlers):
         return
-    handler = _LogFileHandler(path, mode="a", encoding="utf-8", delay=True)
+    handler = logging.FileHandler(path, mode="a", encoding="utf-8", delay=True)
+    handler.set_name(_LOG_FILE_HANDLER)
     handler.setFormatter(
         logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
     )
