@@ -28,10 +28,21 @@
 //!
 //! Documents whose field is missing, null or of any other type match the `$not $type`
 //! branch; arrays (element-wise in MongoDB, text or null in Spark) match the last branch.
-//! `IS NOT NULL` becomes `{c: {$exists: true}}` (a missing field is null in Spark);
-//! `IS NULL` is not translated (a value that does not fit the column is null too).
+//! `IS NOT NULL` becomes `{c: {$exists: true}}` (a missing field is null in Spark).
+//! `IS NULL` removes only the values that never read as null: `{$or: [{c: {$not: {$type:
+//! N}}}, {c: {$type: "array"}}]}`, where `N` are the BSON types that always convert to a
+//! value of the column's type (every type for STRING; `int` and `long` for BIGINT; `int` for
+//! INT; numbers for DOUBLE; `bool`; `date`). SMALLINT and TINYINT are not translated: any
+//! number may fall outside them.
 //! `StartsWith`/`EndsWith`/`Contains` on STRING become an escaped `$regex` with the same
-//! guard. FLOAT, DECIMAL, DATE, BINARY and nested types are not translated, nor are the
+//! guard.
+//!
+//! `NOT` (Spark passes it around a single comparison; `AND` arrives as separate filters and
+//! `OR` is never passed to a Python source) negates the comparison inside the same guard:
+//! `{$or: [{c: {$not: cond}}, {c: {$not: {$type: T}}}, {c: {$type: "array"}}]}`. For a value
+//! of a type in `T` MongoDB's `$not` is Spark's `NOT`; the timestamp conditions round so
+//! that each negation still keeps every date Spark keeps. `NOT IS NULL` is `IS NOT NULL`
+//! and the reverse. FLOAT, DECIMAL, DATE, BINARY and nested types are not translated, nor are the
 //! corrupt-record column (not a document field) and names MongoDB reads as paths (`.`, a
 //! leading `$`). One effect: with `mode` FAILFAST, a document the pre-filter removes is
 //! never converted, so it cannot fail the read.
@@ -52,7 +63,9 @@ const OPS: &[&str] = &[
     "lt",
     "le",
     "in",
+    "is_null",
     "is_not_null",
+    "not",
     "starts_with",
     "ends_with",
     "contains",
@@ -155,6 +168,33 @@ fn guarded_types(k: Kind) -> Vec<&'static str> {
     }
 }
 
+/// BSON types that always read as a non-null value of the column's type, for `IS NULL`.
+fn never_null_types(t: &DataType, k: Kind) -> Option<Vec<&'static str>> {
+    Some(match (k, t) {
+        (Kind::Str, _) => vec![
+            "string",
+            "int",
+            "long",
+            "double",
+            "decimal",
+            "bool",
+            "date",
+            "timestamp",
+            "objectId",
+            "object",
+            "array",
+            "binData",
+            "regex",
+        ],
+        (Kind::Int, DataType::Int64) => vec!["int", "long"],
+        (Kind::Int, DataType::Int32) => vec!["int"],
+        (Kind::Int, _) => return None,
+        (Kind::Double, _) => vec!["int", "long", "double"],
+        (Kind::Bool, _) => vec!["bool"],
+        (Kind::Timestamp, _) => vec!["date"],
+    })
+}
+
 /// A literal of the column's kind, when JSON holds it exactly.
 fn literal(k: Kind, v: &Value) -> Option<Bson> {
     match k {
@@ -253,16 +293,49 @@ fn condition(k: Kind, op: &str, f: &Value) -> Option<Document> {
 fn clause(f: &Value, t: &DataType) -> Option<Document> {
     let op = f["op"].as_str()?;
     let column = f["column"].as_str().filter(|c| plain(c))?;
-    if op == "is_not_null" {
-        return Some(doc! { column: { "$exists": true } });
+    match op {
+        "is_not_null" => return Some(doc! { column: { "$exists": true } }),
+        "is_null" => return is_null_clause(column, t),
+        "not" => return not_clause(column, &f["child"], t),
+        _ => {}
     }
     let k = kind(t)?;
     let cond = condition(k, op, f)?;
-    Some(doc! { "$or": [
+    Some(guarded(column, k, cond))
+}
+
+/// `cond` on the column, or any value Spark does not read exactly (see the module doc).
+fn guarded(column: &str, k: Kind, cond: Document) -> Document {
+    doc! { "$or": [
         { column: cond },
         { column: { "$not": { "$type": guarded_types(k) } } },
         { column: { "$type": "array" } },
+    ] }
+}
+
+fn is_null_clause(column: &str, t: &DataType) -> Option<Document> {
+    let never_null = never_null_types(t, kind(t)?)?;
+    Some(doc! { "$or": [
+        { column: { "$not": { "$type": never_null } } },
+        { column: { "$type": "array" } },
     ] })
+}
+
+/// `NOT child`, where the child is one comparison on the same column.
+fn not_clause(column: &str, child: &Value, t: &DataType) -> Option<Document> {
+    if child["column"].as_str() != Some(column) {
+        return None;
+    }
+    match child["op"].as_str()? {
+        "is_null" => Some(doc! { column: { "$exists": true } }),
+        "is_not_null" => is_null_clause(column, t),
+        "not" => None,
+        op => {
+            let k = kind(t)?;
+            let cond = condition(k, op, child)?;
+            Some(guarded(column, k, doc! { "$not": cond }))
+        }
+    }
 }
 
 /// The pre-filter `$match` for the filters in `state`, on the columns of `schema`.
@@ -361,7 +434,9 @@ mod tests {
     #[test]
     fn untranslatable_filters_add_nothing() {
         for f in [
-            json!({"op": "is_null", "column": "s"}),
+            json!({"op": "is_null", "column": "f"}),
+            json!({"op": "not", "column": "i", "child": {"op": "eq", "column": "s", "value": 1}}),
+            json!({"op": "not", "column": "f", "child": {"op": "eq", "column": "f", "value": 1.5}}),
             json!({"op": "eq", "column": "f", "value": 1.5}),
             json!({"op": "eq", "column": "d", "value": {"$double": "NaN"}}),
             json!({"op": "eq", "column": "i", "value": 1.5}),
@@ -419,6 +494,113 @@ mod tests {
             condition(Kind::Str, "contains", &json!({"value": "[1]"})).unwrap(),
             doc! { "$regex": "\\[1\\]" }
         );
+    }
+
+    #[test]
+    fn is_null_keeps_every_value_that_may_read_as_null() {
+        assert_eq!(
+            pre(json!([{"op": "is_null", "column": "i"}]), &[]).unwrap(),
+            doc! { "$or": [
+                { "i": { "$not": { "$type": ["int", "long"] } } },
+                { "i": { "$type": "array" } },
+            ] }
+        );
+        let m = pre(json!([{"op": "is_null", "column": "s"}]), &[]).unwrap();
+        let or = m.get_array("$or").unwrap();
+        let types = or[0].as_document().unwrap().get_document("s").unwrap();
+        let types = types
+            .get_document("$not")
+            .unwrap()
+            .get_array("$type")
+            .unwrap();
+        assert!(types.contains(&Bson::String("object".into())) && types.len() == 13);
+        let narrow = Schema::new(vec![Field::new("x", DataType::Int16, true)]);
+        assert_eq!(
+            clause(
+                &json!({"op": "is_null", "column": "x"}),
+                narrow.field(0).data_type()
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn not_negates_inside_the_guard() {
+        let m = pre(
+            json!([{"op": "not", "column": "i", "child": {"op": "in", "column": "i", "values": [1, 2]}}]),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            m,
+            doc! { "$or": [
+                { "i": { "$not": { "$in": [1_i64, 2_i64] } } },
+                { "i": { "$not": { "$type": ["int", "long", "double"] } } },
+                { "i": { "$type": "array" } },
+            ] }
+        );
+        let m = pre(
+            json!([{"op": "not", "column": "s", "child": {"op": "ends_with", "column": "s", "value": "x"}}]),
+            &[],
+        )
+        .unwrap();
+        let or = m.get_array("$or").unwrap();
+        assert_eq!(
+            or[0].as_document().unwrap(),
+            &doc! { "s": { "$not": { "$regex": "x\\z" } } }
+        );
+        assert_eq!(
+            pre(
+                json!([{"op": "not", "column": "s", "child": {"op": "is_null", "column": "s"}}]),
+                &[]
+            )
+            .unwrap(),
+            doc! { "s": { "$exists": true } }
+        );
+        let m = pre(
+            json!([{"op": "not", "column": "i", "child": {"op": "is_not_null", "column": "i"}}]),
+            &[],
+        );
+        assert_eq!(m, pre(json!([{"op": "is_null", "column": "i"}]), &[]));
+    }
+
+    #[test]
+    fn negated_timestamp_bounds_keep_every_date_spark_keeps() {
+        for us in [-2500_i64, -2000, -1, 0, 1, 1500, 2000] {
+            for op in ["gt", "ge", "lt", "le", "eq"] {
+                let cond = timestamp_condition(op, &json!({"$ts": us})).unwrap();
+                for ms in -5_i64..=5 {
+                    let x = ms * 1000;
+                    let spark_op = match op {
+                        "gt" => x > us,
+                        "ge" => x >= us,
+                        "lt" => x < us,
+                        "le" => x <= us,
+                        _ => x == us,
+                    };
+                    let mongo_op = mongo_compare(&cond, ms);
+                    // Exact on ms dates, so `$not` keeps exactly what Spark's NOT keeps;
+                    // an equality with a sub-ms literal matches no date in either.
+                    assert_eq!(spark_op, mongo_op, "{op} {us} µs vs {ms} ms");
+                }
+            }
+        }
+    }
+
+    fn mongo_compare(cond: &Document, ms: i64) -> bool {
+        let (op, v) = cond.iter().next().unwrap();
+        if op == "$in" {
+            return v.as_array().unwrap().contains(&date(ms));
+        }
+        let Bson::DateTime(d) = v else { panic!() };
+        let b = d.timestamp_millis();
+        match op.as_str() {
+            "$gt" => ms > b,
+            "$gte" => ms >= b,
+            "$lt" => ms < b,
+            "$lte" => ms <= b,
+            _ => ms == b,
+        }
     }
 
     #[test]

@@ -4,6 +4,10 @@ Values are plain JSON where JSON can hold them exactly; timestamps, dates, decim
 the floats JSON has no literal for (NaN, ±Infinity) are tagged so the native planner converts
 them into the column's type without guessing, or leaves the filter to Spark.
 A filter that cannot be encoded is left to Spark.
+
+Spark splits `AND` into separate filters and never passes `OR` to a Python source; `NOT`
+arrives around one comparison and is encoded as `{"op": "not", "column", "child"}`.
+`c <=> v` is `c = v` for a non-null `v` and `c IS NULL` for a null one.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ _OPS = {
     "IsNull": "is_null",
     "IsNotNull": "is_not_null",
     "StringStartsWith": "starts_with",
+    "StringEndsWith": "ends_with",
+    "StringContains": "contains",
 }
 
 
@@ -59,10 +65,16 @@ def encode_value(value: Any) -> Any:
 
 
 def encode_filter(flt: Any) -> dict[str, Any]:
-    op = _OPS.get(type(flt).__name__)
+    name = type(flt).__name__
+    if name == "Not":
+        child = encode_filter(flt.child)
+        return {"op": "not", "column": child["column"], "child": child}
+    op = _OPS.get(name)
+    if name == "EqualNullSafe":
+        op = "is_null" if flt.value is None else "eq"
     attribute: tuple[str, ...] = getattr(flt, "attribute", ())
     if op is None or len(attribute) != 1:
-        raise UnencodableError(type(flt).__name__)
+        raise UnencodableError(name)
     encoded: dict[str, Any] = {"op": op, "column": attribute[0]}
     if op == "in":
         encoded["values"] = [encode_value(v) for v in flt.value]
