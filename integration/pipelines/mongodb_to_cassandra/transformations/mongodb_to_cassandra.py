@@ -1,9 +1,11 @@
-"""A stream of numbered rows appended into a Cassandra table through the `cassandra` sink.
+"""New MongoDB documents streamed into a Cassandra table: the `mongodb` polling stream
+source feeds the `cassandra` sink.
 
 `SparkSession.active()` is the pipeline's session, which `spark-pipelines` made before it
 imported this file (Spark 4.3 also puts it in the globals as `spark`; 4.1 does not).
-Credentials are not in the options: the connector reads them from the environment
-(`SPARK_DS_CASSANDRA_USERNAME` / `SPARK_DS_CASSANDRA_PASSWORD`) on the executors.
+Credentials are not in the options: each connector reads them from the environment
+(`SPARK_DS_MONGODB_USERNAME` / `SPARK_DS_MONGODB_PASSWORD`,
+`SPARK_DS_CASSANDRA_USERNAME` / `SPARK_DS_CASSANDRA_PASSWORD`) on the executors.
 """
 
 from pyspark import pipelines as dp
@@ -20,25 +22,29 @@ dp.create_sink(
     "cassandra_events",
     format="cassandra",
     options={
-        "host": conf("host"),
-        "port": conf("port"),
-        "keyspace": conf("keyspace"),
-        "table": conf("table"),
-        # The first write creates the keyspace and the table, keyed by the stream's `id`.
+        "host": conf("cassandra.host"),
+        "port": conf("cassandra.port"),
+        "keyspace": conf("cassandra.keyspace"),
+        "table": conf("cassandra.table"),
+        # The first write creates the keyspace and the table, keyed by the documents' `seq`.
         "createTable": "true",
-        "partitionKey": "id",
+        "partitionKey": "seq",
         "keyspaceReplication": "{'class': 'SimpleStrategy', 'replication_factor': 1}",
     },
 )
 
 
 @dp.append_flow(target="cassandra_events")
-def numbered_rows() -> DataFrame:
-    # `rate-micro-batch` numbers its rows 0, 1, 2, ... and each run of the pipeline takes
-    # one batch of them, continuing where the last run's checkpoint ended.
+def new_events() -> DataFrame:
+    # The collection is read in `seq` order; each run of the pipeline takes the documents
+    # inserted since the last run's checkpoint, exactly once.
     return (
-        spark.readStream.format("rate-micro-batch")
-        .option("rowsPerBatch", conf("rowsPerBatch"))
+        spark.readStream.format("mongodb")
+        .option("host", conf("mongodb.host"))
+        .option("port", conf("mongodb.port"))
+        .option("database", conf("mongodb.database"))
+        .option("collection", conf("mongodb.collection"))
+        .option("stream.poll.field", "seq")
+        .schema("seq BIGINT, name STRING")
         .load()
-        .selectExpr("value AS id", "concat('event ', value) AS name")
     )
