@@ -673,6 +673,40 @@ def server_cap(summary: dict, sizes: list[int]) -> list[str]:
                 f"| {capped} | {cpu} |"
             )
     lines.append("")
+    lines += mongo_targets(summary, sizes)
+    return lines
+
+
+def mongo_targets(summary: dict, sizes: list[int]) -> list[str]:
+    """Issue #12's targets, met or not: ≥ 1.0x mongo-spark and ≥ 0.8x the Rust limit in
+    rows/s, ≤ 1/5 of the pure-Python (pymongo) source's client CPU per row."""
+    lines = [
+        "## Targets",
+        "",
+        "| op | rows | ≥ 1.0x mongo-spark rows/s | ≥ 0.8x Rust limit rows/s "
+        "| ≤ 1/5 of pymongo's CPU per row |",
+        "|---|---|---|---|---|",
+    ]
+
+    def check(x: float | None, ok: bool, text: str) -> str:
+        return "-" if x is None else f"{'met' if ok else 'missed'}: {text}"
+
+    for op in SYS.ops:
+        for s in sizes:
+            o = summary.get(("ours", op, s))
+            if o is None:
+                continue
+            jvm, rust, py = (summary.get((n, op, s)) for n in ("mongo-spark", "rust", "pymongo"))
+            x_jvm = o["rows_per_s"] / jvm["rows_per_s"] if jvm else None
+            x_rust = o["rows_per_s"] / rust["rows_per_s"] if rust else None
+            x_cpu = o["cpu_per_mrows"] / py["cpu_per_mrows"] if py else None
+            lines.append(
+                f"| {op} | {s:,} "
+                f"| {check(x_jvm, (x_jvm or 0) >= 1.0, f'{x_jvm or 0:.2f}x')} "
+                f"| {check(x_rust, (x_rust or 0) >= 0.8, f'{(x_rust or 0) * 100:.0f} %')} "
+                f"| {check(x_cpu, (x_cpu or 1) <= 0.2, f'{(x_cpu or 0) * 100:.0f} % of it')} |"
+            )
+    lines.append("")
     return lines
 
 
