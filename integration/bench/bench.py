@@ -741,8 +741,10 @@ def report(data: dict[str, Any], md_path: Path, png_path: Path) -> str:  # noqa:
             "recommendation). Connectors run with their default options, except: writes use "
             "`operationType=insert` (spark-ds and mongo-spark default to `replace`, an upsert "
             "FerretDB runs as an update at ~15 ms a document); mongo-spark reads with "
-            "`PaginateBySizePartitioner` and is given the schema (its default partitioner and "
-            "schema inference need `$sample`, which FerretDB lacks); the Python sources are "
+            "`PaginateIntoPartitionsPartitioner` into 2 partitions (one per core; its default "
+            "is 64) and is given the schema (its default partitioner and schema inference "
+            "need `$sample`, which FerretDB lacks; FerretDB drops the connection on the "
+            "`collStats` of `PaginateBySizePartitioner`); the Python sources are "
             "given the schema too, spark-ds infers it (its default, one sampling query per "
             "read)."
         )

@@ -38,9 +38,10 @@ import workload  # noqa: E402
 
 SCC_PACKAGE = "com.datastax.spark:spark-cassandra-connector_2.12:3.5.1"
 MONGO_SPARK_PACKAGE = "org.mongodb.spark:mongo-spark-connector_2.12:10.5.0"
-# FerretDB has no `$sample`, which mongo-spark's default SamplePartitioner needs.
+# FerretDB has no `$sample`, which mongo-spark's default SamplePartitioner needs, and it
+# drops the connection on the `collStats` that PaginateBySizePartitioner sends.
 MONGO_SPARK_PARTITIONER = (
-    "com.mongodb.spark.sql.connector.read.partitioner.PaginateBySizePartitioner"
+    "com.mongodb.spark.sql.connector.read.partitioner.PaginateIntoPartitionsPartitioner"
 )
 JVM_ANCHORS = {"scc": SCC_PACKAGE, "mongo-spark": MONGO_SPARK_PACKAGE}
 
@@ -100,6 +101,9 @@ def mongo_options(contender: str, cfg: dict[str, Any], table: str, op: str) -> d
         opts = {"connection.uri": cfg["uri"], **where}
         if op == "read":
             opts["partitioner"] = MONGO_SPARK_PARTITIONER
+            # Its default is 64 partitions, each a sorted paging query and a range read:
+            # one per core is what a user of a 2-core job sets.
+            opts["partitioner.options.max.number.of.partitions"] = "2"
         else:
             opts["operationType"] = "insert"
         return opts
