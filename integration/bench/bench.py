@@ -641,10 +641,11 @@ def server_cap(summary: dict, sizes: list[int]) -> list[str]:
     lines = [
         "## Server cap",
         "",
-        "FerretDB (MongoDB wire protocol on SQLite) is the server here, and it is slow: about "
-        "4.5k documents/s for a full scan and ~30k inserted documents/s before any client "
-        "cost. The Rust limit (the connector's own reader/writer, no Spark) shows what the "
-        "server allows; where spark-ds reaches at least "
+        "FerretDB (MongoDB wire protocol on SQLite) is the server here, and it is slow: "
+        "a few thousand documents/s for a full scan and under 10k inserted documents/s on "
+        "this machine, before any client cost. The Rust limit (the connector's own "
+        "reader/writer, no Spark) shows what the server allows; where spark-ds reaches at "
+        "least "
         f"{CAPPED * 100:.0f} % of it, the server caps every contender and the rows/s ratios "
         "above say little: compare **CPU s per M rows** (client cost: JVM + Python workers, "
         "for Rust its own process) instead.",
