@@ -945,7 +945,9 @@ def chart(summary: dict, sizes: list[int], names: list[str], path: Path) -> None
 def main() -> int:  # noqa: PLR0912
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("system", nargs="?", default="cassandra", help="cassandra (default) or mongodb")
-    ap.add_argument("--rows", default="100000,1000000,10000000")
+    ap.add_argument(
+        "--rows", default="", help="sizes (default: cassandra 100k,1M,10M; mongodb 100k,1M)"
+    )
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--only", default="", help="comma-separated contenders to run")
@@ -953,14 +955,16 @@ def main() -> int:  # noqa: PLR0912
     ap.add_argument(
         "--warmup",
         choices=["each", "first", "none"],
-        default="each",
-        help="untimed warm-up of each operation per contender: at each size, or the first only",
+        default="",
+        help="untimed warm-up of each operation per contender: at each size, or the first only "
+        "(default: cassandra each, mongodb first)",
     )
     ap.add_argument(
         "--budget-minutes",
         type=float,
-        default=15.0,
-        help="skip a contender's op at a size when projected to take longer (all runs)",
+        default=0.0,
+        help="skip a contender's op at a size when projected to take longer (all runs; "
+        "default: cassandra 15, mongodb 75)",
     )
     ap.add_argument("--report", default="", help="only regenerate the report from a raw JSON")
     ap.add_argument("--skip-reason", action="append", default=[], help="name=reason")
@@ -972,14 +976,18 @@ def main() -> int:  # noqa: PLR0912
         print(f"bench: no benchmark for `{a.system}` (one of: {known})", file=sys.stderr)
         return 2
     SYS = SYSTEMS[a.system]
-    sizes = [int(x.replace("_", "")) for x in a.rows.split(",") if x]
+    # MongoDB's defaults make the 1M run (README): FerretDB's minutes-long reads need a
+    # larger budget, and warm-ups at 1M would add an hour.
+    mongo = SYS is MONGODB
+    rows = a.rows or ("100000,1000000" if mongo else "100000,1000000,10000000")
+    sizes = [int(x.replace("_", "")) for x in rows.split(",") if x]
     plan = Plan(
-        sizes=[2000] if a.smoke and a.rows == ap.get_default("rows") else sizes,
+        sizes=[2000] if a.smoke and not a.rows else sizes,
         reps=1 if a.smoke else a.reps,
-        warmup="none" if a.smoke else a.warmup,
+        warmup="none" if a.smoke else (a.warmup or ("first" if mongo else "each")),
         verify=True,
         smoke=a.smoke,
-        budget=a.budget_minutes * 60,
+        budget=(a.budget_minutes or (75.0 if mongo else 15.0)) * 60,
         contenders=[],
     )
     unknown = [c for c in (a.only + "," + a.skip).split(",") if c and c not in SYS.contenders]
