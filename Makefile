@@ -54,12 +54,15 @@ services-up:
 services-down:
 	@$(SERVICES) down
 
-## bench: the benchmark suite (never part of `make test`)
-bench: setup services-up
-	@bash integration/bench/run.sh
+## bench: the benchmark suite (never part of `make test`): SYSTEM=all (default), cassandra
+## or mongodb; BENCH_ARGS e.g. `--rows 100000 --only ours,rust`.
+SYSTEM ?= all
+BENCH_ARGS ?=
+bench: setup
+	@bash integration/bench/run.sh $(SYSTEM) $(BENCH_ARGS)
 
-bench-smoke: setup services-up
-	@bash integration/bench/run.sh --smoke
+bench-smoke: setup
+	@bash integration/bench/run.sh $(SYSTEM) --smoke $(BENCH_ARGS)
 
 ## matrix: the conformance suite on the newest patch of every PySpark 4 line, classic, Spark
 ## Connect and the standalone cluster (never part of `make test`); rewrites

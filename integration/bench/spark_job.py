@@ -2,11 +2,15 @@
 
     python spark_job.py CONTENDER CONFIG_JSON
 
-CONTENDER is `ours`, `python` (pure-Python data source), `ceiling` (no-I/O Python source
-and sink) or `scc` (spark-cassandra-connector, run from its own PySpark 3.5 virtualenv).
-Each stdin line is a JSON command {"op": "read"|"write"|"stream", "rows": N, "table": T,
-"verify": bool}; each answer is one stdout line starting with `@@BENCH ` holding wall
-seconds, CPU seconds of the JVM and its Python workers, and their peak memory.
+CONFIG_JSON is the harness's connection settings of the system plus `"system"`
+(`cassandra`, the default, or `mongodb`). Cassandra's CONTENDER is `ours`, `python`
+(pure-Python data source), `ceiling` (no-I/O Python source and sink) or `scc`
+(spark-cassandra-connector, run from its own PySpark 3.5 virtualenv); MongoDB's is `ours`,
+`pymongo`, `pymongoarrow` (run from its own venv), `ceiling` or `mongo-spark` (MongoDB's
+Spark connector, from the PySpark 3.5 virtualenv). Each stdin line is a JSON command
+{"op": "read"|"write"|"stream", "rows": N, "table": T, "verify": bool}; each answer is one
+stdout line starting with `@@BENCH ` holding wall seconds, CPU seconds of the JVM and its
+Python workers, and their peak memory.
 """
 
 from __future__ import annotations
@@ -33,6 +37,13 @@ import procstat  # noqa: E402
 import workload  # noqa: E402
 
 SCC_PACKAGE = "com.datastax.spark:spark-cassandra-connector_2.12:3.5.1"
+MONGO_SPARK_PACKAGE = "org.mongodb.spark:mongo-spark-connector_2.12:10.5.0"
+# FerretDB has no `$sample`, which mongo-spark's default SamplePartitioner needs, and it
+# drops the connection on the `collStats` that PaginateBySizePartitioner sends.
+MONGO_SPARK_PARTITIONER = (
+    "com.mongodb.spark.sql.connector.read.partitioner.PaginateIntoPartitionsPartitioner"
+)
+JVM_ANCHORS = {"scc": SCC_PACKAGE, "mongo-spark": MONGO_SPARK_PACKAGE}
 
 
 def session(contender: str, cfg: dict[str, Any]) -> Any:
@@ -46,16 +57,18 @@ def session(contender: str, cfg: dict[str, Any]) -> Any:
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.shuffle.partitions", "2")
     )
+    if contender in JVM_ANCHORS:
+        b = b.config("spark.jars.packages", JVM_ANCHORS[contender]).config(
+            "spark.jars.ivySettings", os.path.join(HERE, "ivysettings.xml")
+        )
     if contender == "scc":
         b = (
-            b.config("spark.jars.packages", SCC_PACKAGE)
-            .config("spark.jars.ivySettings", os.path.join(HERE, "ivysettings.xml"))
-            .config("spark.cassandra.connection.host", cfg["host"])
+            b.config("spark.cassandra.connection.host", cfg["host"])
             .config("spark.cassandra.connection.port", str(cfg["port"]))
             .config("spark.cassandra.auth.username", cfg["username"])
             .config("spark.cassandra.auth.password", cfg["password"])
         )
-    else:
+    elif contender != "mongo-spark":
         # What spark-ds's README recommends for Arrow writers (Spark's default is 10,000).
         b = b.config("spark.sql.execution.arrow.maxRecordsPerBatch", "65536")
     spark = b.getOrCreate()
@@ -64,6 +77,14 @@ def session(contender: str, cfg: dict[str, Any]) -> Any:
         from cassandra_py import CassandraPyDataSource
 
         spark.dataSource.register(CassandraPyDataSource)
+    elif contender == "pymongo":
+        from mongodb_py import MongoPyDataSource
+
+        spark.dataSource.register(MongoPyDataSource)
+    elif contender == "pymongoarrow":
+        from mongodb_arrow import MongoArrowDataSource
+
+        spark.dataSource.register(MongoArrowDataSource)
     elif contender == "ceiling":
         from ceiling import CeilingSource, DiscardSink
 
@@ -72,7 +93,37 @@ def session(contender: str, cfg: dict[str, Any]) -> Any:
     return spark
 
 
-def conn_options(contender: str, cfg: dict[str, Any], table: str) -> dict[str, str]:
+def mongo_options(contender: str, cfg: dict[str, Any], table: str, op: str) -> dict[str, str]:
+    """Each contender's options: defaults, except inserts for writes (FerretDB runs an
+    update, which replace and upsert are, at ~15 ms a statement)."""
+    where = {"database": workload.MONGO_DATABASE, "collection": table}
+    if contender == "mongo-spark":
+        opts = {"connection.uri": cfg["uri"], **where}
+        if op == "read":
+            opts["partitioner"] = MONGO_SPARK_PARTITIONER
+            # Its default is 64 partitions, each a sorted paging query and a range read:
+            # one per core is what a user of a 2-core job sets.
+            opts["partitioner.options.max.number.of.partitions"] = "2"
+        else:
+            opts["operationType"] = "insert"
+        return opts
+    opts = {
+        "host": cfg["host"],
+        "port": str(cfg["port"]),
+        "username": cfg["username"],
+        "password": cfg["password"],
+        **where,
+    }
+    if contender == "ours" and op != "read":
+        opts["operationType"] = "insert"
+    return opts
+
+
+def conn_options(
+    contender: str, cfg: dict[str, Any], table: str, op: str = "read"
+) -> dict[str, str]:
+    if cfg.get("system") == "mongodb":
+        return mongo_options(contender, cfg, table, op)
     if contender == "scc":
         return {"keyspace": workload.KEYSPACE, "table": table}
     return {
@@ -90,13 +141,36 @@ FORMATS = {
     "python": "cassandra_py",
     "scc": "org.apache.spark.sql.cassandra",
 }
+MONGO_FORMATS = {
+    "ours": "mongodb",
+    "mongo-spark": "mongodb",
+    "pymongo": "mongodb_py",
+    "pymongoarrow": "mongodb_arrow",
+}
+
+
+def data_format(contender: str, cfg: dict[str, Any]) -> str:
+    return (MONGO_FORMATS if cfg.get("system") == "mongodb" else FORMATS)[contender]
 
 
 def reader(spark: Any, contender: str, cfg: dict[str, Any], cmd: dict[str, Any]) -> Any:
+    mongo = cfg.get("system") == "mongodb"
     if contender == "ceiling":
-        return spark.read.format("bench_ceiling").option("rows", str(cmd["rows"])).load()
+        r = spark.read.format("bench_ceiling").option("rows", str(cmd["rows"]))
+        return r.option("workload", "mongodb").load() if mongo else r.load()
     opts = conn_options(contender, cfg, cmd["table"])
-    return spark.read.format(FORMATS[contender]).options(**opts).load()
+    r = spark.read.format(data_format(contender, cfg)).options(**opts)
+    # spark-ds infers the schema (its default); the others are given it, as their users
+    # must (mongo-spark would sample with `$sample`, which FerretDB lacks).
+    if mongo and contender != "ours":
+        r = r.schema(workload.MONGO_DDL)
+    return r.load()
+
+
+def generated(spark: Any, cfg: dict[str, Any], rows: int) -> Any:
+    if cfg.get("system") == "mongodb":
+        return workload.mongo_spark_frame(spark, rows)
+    return workload.spark_frame(spark, rows)
 
 
 # Files of the stream-write source, per row count (written once per session, untimed).
@@ -141,19 +215,31 @@ def stream_write(spark: Any, contender: str, cfg: dict[str, Any], cmd: dict[str,
 
 def run(spark: Any, contender: str, cfg: dict[str, Any], cmd: dict[str, Any], jvm: int) -> dict:
     out: dict[str, Any] = {"contender": contender, **cmd}
+    # MongoDB reads are counted by an observed metric of the timed query itself: a second
+    # read just to count would take minutes on FerretDB.
+    observation = None
+    if cfg.get("system") == "mongodb" and cmd["op"] == "read":
+        from pyspark.sql import Observation
+
+        observation = Observation("bench")
     if cmd["op"] == "stream":
         action = stream_write(spark, contender, cfg, cmd)
     elif cmd["op"] == "read":
         df = reader(spark, contender, cfg, cmd)
+        if observation is not None:
+            from pyspark.sql import functions as sf
+
+            df = df.observe(observation, sf.count(sf.lit(1)).alias("rows"))
         action = df.write.format("noop").mode("overwrite").save
         out["partitions"] = None
     else:
-        frame = workload.spark_frame(spark, cmd["rows"])
+        frame = generated(spark, cfg, cmd["rows"])
         if contender == "ceiling":
             action = frame.write.format("bench_discard").mode("append").save
         else:
-            opts = conn_options(contender, cfg, cmd["table"])
-            action = frame.write.format(FORMATS[contender]).options(**opts).mode("append").save
+            opts = conn_options(contender, cfg, cmd["table"], cmd["op"])
+            fmt = data_format(contender, cfg)
+            action = frame.write.format(fmt).options(**opts).mode("append").save
     with procstat.Sampler(jvm, interval=0.2) as sampler, procstat.Measured(jvm) as m:
         action()
     out.update(
@@ -163,11 +249,22 @@ def run(spark: Any, contender: str, cfg: dict[str, Any], cmd: dict[str, Any], jv
         peak_workers_total_rss=sampler.peak_workers_total_rss,
         peak_jvm_rss=sampler.peak_jvm_rss,
     )
-    if cmd.get("verify") and cmd["op"] == "read":
+    if observation is not None:
+        out["verified_rows"] = int(observation.get["rows"])
+    elif cmd.get("verify") and cmd["op"] == "read":
         df = reader(spark, contender, cfg, cmd)
         out["partitions"] = df.rdd.getNumPartitions()
         out["verified_rows"] = df.count()
     return out
+
+
+def module_version(name: str) -> str:
+    try:
+        from importlib.metadata import version
+
+        return version(name)
+    except Exception:  # not installed in this venv
+        return "-"
 
 
 def main() -> None:
@@ -182,7 +279,10 @@ def main() -> None:
         "python": sys.version.split()[0],
         "jvm_pid": jvm,
         "java": spark.sparkContext._jvm.java.lang.System.getProperty("java.version"),
+        "pyarrow": module_version("pyarrow"),
     }
+    if contender == "pymongoarrow":
+        info["pymongoarrow"] = module_version("pymongoarrow")
     print("@@BENCH " + json.dumps(info), flush=True)
     for line in sys.stdin:
         if not line.strip():

@@ -100,3 +100,108 @@ def arrow_bytes_per_row(sample: int = 50_000) -> float:
     """Arrow in-memory size of one row (buffers of a sample batch / rows): the MB/s basis."""
     batch = arrow_batch(1_000_000, sample)  # ids with realistic digit counts
     return batch.nbytes / sample
+
+
+# --------------------------------------------------------------------------- MongoDB
+# Documents with nested fields, a function of `_id`:
+#   {_id: long, i: int, d: double, s: string, ts: date, tags: [string, string],
+#    nested: {a: int, b: string, inner: {x: double}}}
+# mongo-scan (integration/bench/mongo-scan) generates the same values.
+
+MONGO_DATABASE = KEYSPACE
+MONGO_DDL = (
+    "_id bigint, i int, d double, s string, ts timestamp, tags array<string>, "
+    "nested struct<a: int, b: string, inner: struct<x: double>>"
+)
+
+
+def mongo_document(i: int) -> dict[str, Any]:
+    """Document `i` as pymongo writes it (used to check the other generators)."""
+    import datetime as dt
+
+    return {
+        "_id": i,
+        "i": i % 100_000,
+        "d": i * 0.5,
+        "s": f"name-{i}",
+        "ts": dt.datetime.fromtimestamp(i + TS_BASE, dt.timezone.utc),
+        "tags": [f"t{i % 10}", f"g{i % 7}"],
+        "nested": {"a": i % 1000, "b": f"b{i % 13}", "inner": {"x": i * 0.25}},
+    }
+
+
+def mongo_spark_frame(spark: Any, rows: int, partitions: int = 2) -> Any:
+    """The generated DataFrame the MongoDB write jobs save (no Python per row)."""
+    from pyspark.sql import functions as sf
+
+    idc = sf.col("id")
+    return spark.range(0, rows, 1, partitions).select(
+        idc.alias("_id"),
+        (idc % 100_000).cast("int").alias("i"),
+        (idc * sf.lit(0.5)).alias("d"),
+        sf.concat(sf.lit("name-"), idc.cast("string")).alias("s"),
+        sf.timestamp_seconds(idc + sf.lit(TS_BASE)).alias("ts"),
+        sf.array(
+            sf.concat(sf.lit("t"), (idc % 10).cast("string")),
+            sf.concat(sf.lit("g"), (idc % 7).cast("string")),
+        ).alias("tags"),
+        sf.struct(
+            (idc % 1000).cast("int").alias("a"),
+            sf.concat(sf.lit("b"), (idc % 13).cast("string")).alias("b"),
+            sf.struct((idc * sf.lit(0.25)).alias("x")).alias("inner"),
+        ).alias("nested"),
+    )
+
+
+def mongo_arrow_schema() -> Any:
+    """Spark's Arrow types for MONGO_DDL (what an Arrow reader must yield)."""
+    import pyarrow as pa
+
+    inner = pa.struct([("x", pa.float64())])
+    nested = pa.struct([("a", pa.int32()), ("b", pa.string()), ("inner", inner)])
+    return pa.schema(
+        [
+            ("_id", pa.int64()),
+            ("i", pa.int32()),
+            ("d", pa.float64()),
+            ("s", pa.string()),
+            ("ts", pa.timestamp("us", tz="UTC")),
+            ("tags", pa.list_(pa.string())),
+            ("nested", nested),
+        ]
+    )
+
+
+def mongo_arrow_batch(start: int, n: int) -> Any:
+    """Documents [start, start+n) as a pyarrow RecordBatch with Spark's Arrow types."""
+    import pyarrow as pa
+
+    ids = list(range(start, start + n))
+    schema = mongo_arrow_schema()
+    inner = pa.StructArray.from_arrays([pa.array([i * 0.25 for i in ids], pa.float64())], ["x"])
+    nested = pa.StructArray.from_arrays(
+        [
+            pa.array([i % 1000 for i in ids], pa.int32()),
+            pa.array([f"b{i % 13}" for i in ids], pa.string()),
+            inner,
+        ],
+        ["a", "b", "inner"],
+    )
+    return pa.record_batch(
+        [
+            pa.array(ids, pa.int64()),
+            pa.array([i % 100_000 for i in ids], pa.int32()),
+            pa.array([i * 0.5 for i in ids], pa.float64()),
+            pa.array([f"name-{i}" for i in ids], pa.string()),
+            pa.array([(i + TS_BASE) * 1_000_000 for i in ids], pa.timestamp("us", tz="UTC")),
+            pa.array([[f"t{i % 10}", f"g{i % 7}"] for i in ids], pa.list_(pa.string())),
+            nested,
+        ],
+        schema=schema,
+    )
+
+
+def mongo_arrow_bytes_per_row(sample: int = 50_000) -> float:
+    """Arrow in-memory size of one document's row: the MongoDB MB/s basis."""
+    batch = mongo_arrow_batch(1_000_000, sample)
+    return batch.nbytes / sample

@@ -1,6 +1,7 @@
 """Spark's ceiling for Python data sources: no I/O at all.
 
-`bench_ceiling` yields pre-built Arrow batches (the bench table's schema and values), and
+`bench_ceiling` yields pre-built Arrow batches (the bench data set's schema and values;
+option `workload`: `cassandra`, the default, or `mongodb` for the nested documents), and
 `bench_discard` is an Arrow writer that drops every batch. Whatever a real connector
 does, it cannot beat these through the Python DataSource API on the same machine.
 """
@@ -23,16 +24,23 @@ from pyspark.sql.types import StructType
 SCHEMA = "id bigint, i int, d double, s string, ts timestamp, u string, tags array<string>"
 BATCH_ROWS = 65_536
 
-_template: dict[int, Any] = {}
+_template: dict[str, Any] = {}
 
 
-def _batch() -> Any:
+def _schema(kind: str) -> str:
+    import workload
+
+    return workload.MONGO_DDL if kind == "mongodb" else SCHEMA
+
+
+def _batch(kind: str) -> Any:
     """One batch per worker process, built on first use (values of the bench data set)."""
-    if BATCH_ROWS not in _template:
+    if kind not in _template:
         import workload
 
-        _template[BATCH_ROWS] = workload.arrow_batch(1_000_000, BATCH_ROWS)
-    return _template[BATCH_ROWS]
+        make = workload.mongo_arrow_batch if kind == "mongodb" else workload.arrow_batch
+        _template[kind] = make(1_000_000, BATCH_ROWS)
+    return _template[kind]
 
 
 class _Range(InputPartition):
@@ -43,9 +51,10 @@ class _Range(InputPartition):
 
 
 class CeilingReader(DataSourceReader):
-    def __init__(self, rows: int, partitions: int) -> None:
+    def __init__(self, rows: int, partitions: int, kind: str) -> None:
         self.rows = rows
         self.partitions_n = partitions
+        self.kind = kind
 
     def partitions(self) -> list[InputPartition]:
         step = -(-self.rows // self.partitions_n)
@@ -55,7 +64,7 @@ class CeilingReader(DataSourceReader):
 
     def read(self, partition: InputPartition) -> Iterator[Any]:
         assert isinstance(partition, _Range)
-        batch = _batch()
+        batch = _batch(self.kind)
         left = partition.end - partition.start
         while left > 0:
             n = min(left, batch.num_rows)
@@ -71,10 +80,14 @@ class CeilingSource(DataSource):
         return "bench_ceiling"
 
     def schema(self) -> str:
-        return SCHEMA
+        return _schema(self.options.get("workload", "cassandra"))
 
     def reader(self, schema: StructType) -> DataSourceReader:
-        return CeilingReader(int(self.options["rows"]), int(self.options.get("partitions", "2")))
+        return CeilingReader(
+            int(self.options["rows"]),
+            int(self.options.get("partitions", "2")),
+            self.options.get("workload", "cassandra"),
+        )
 
 
 @dataclass
