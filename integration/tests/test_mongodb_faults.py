@@ -109,15 +109,15 @@ def proxy(env: dict[str, Any], toxiproxy: Any, database: str) -> Proxy:
 
 
 class Background:
-    """Runs ``action`` on a thread once the job's first task runs plus FAULT_AFTER_S;
-    ``join()`` re-raises what it raised."""
+    """Runs ``action`` on a thread FAULT_AFTER_S after a task of the job opened its cursor
+    or writer; ``join()`` re-raises what it raised."""
 
-    def __init__(self, spark: Any, action: Callable[[], None]) -> None:
+    def __init__(self, task_log: Any, action: Callable[[], None]) -> None:
         self.error: BaseException | None = None
 
         def run() -> None:
             try:
-                wait_for_a_running_task(spark)
+                wait_for_a_task_at_work(task_log)
                 time.sleep(FAULT_AFTER_S)
                 action()
             except BaseException as error:  # handed to the test thread by join()
@@ -132,16 +132,16 @@ class Background:
             raise self.error
 
 
-def wait_for_a_running_task(spark: Any, timeout_s: float = 120) -> None:
-    tracker = spark.sparkContext.statusTracker()
+def wait_for_a_task_at_work(task_log: Any, timeout_s: float = 120) -> None:
+    """Until a task logs (since the log's mark) that its cursor or writer is open. A Spark
+    task counts as running long before that while its Python worker starts, which can take
+    seconds on a loaded machine."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        for stage in tracker.getActiveStageIds():
-            info = tracker.getStageInfo(stage)
-            if info is not None and info.numActiveTasks > 0:
-                return
+        if any(line.endswith((": cursor open", ": writer open")) for line in task_log.lines()):
+            return
         time.sleep(0.05)
-    raise AssertionError(f"no Spark task started within {timeout_s} s")
+    raise AssertionError(f"no task opened a cursor or writer within {timeout_s} s")
 
 
 def assert_fault_was_ridden_out(task_log: Any, task_prefix: str, tasks: int, rows: int) -> None:
@@ -177,7 +177,7 @@ def test_connection_cut_mid_read_resumes_exactly(
     df = read(spark, proxy.options(source))
     tasks = df.rdd.getNumPartitions()
     task_log.mark()
-    fault = Background(spark, lambda: proxy.cut_for(2))
+    fault = Background(task_log, lambda: proxy.cut_for(2))
     got = Counter(tuple(r) for r in df.collect())
     fault.join()
     assert got == expected_rows()
@@ -186,7 +186,7 @@ def test_connection_cut_mid_read_resumes_exactly(
 
 
 def test_a_read_that_cannot_resume_exactly_fails_clearly(
-    spark: Any, mongo: Any, database: str, proxy: Proxy, toxiproxy: Any
+    spark: Any, mongo: Any, database: str, proxy: Proxy, task_log: Any
 ) -> None:
     """Documents already read change before the cursor is cut: a re-run would not give the
     same documents up to where the read was, so the read fails, saying so."""
@@ -200,7 +200,8 @@ def test_a_read_that_cannot_resume_exactly_fails_clearly(
         mongo[database][coll].delete_one({"_id": 0})
         proxy.cut_for(1)
 
-    fault = Background(spark, change_then_cut)
+    task_log.mark()
+    fault = Background(task_log, change_then_cut)
     with pytest.raises(Exception, match=r"the collection changed during the read") as raised:
         df.collect()
     fault.join()
@@ -216,7 +217,7 @@ def test_connection_cut_mid_insert_writes_exactly(
     df = spark.range(WRITE_ROWS).selectExpr("CAST(id AS INT) AS n", "repeat('y', 100) AS payload")
     tasks = df.rdd.getNumPartitions()
     task_log.mark()
-    fault = Background(spark, lambda: proxy.cut_for(2))
+    fault = Background(task_log, lambda: proxy.cut_for(2))
     options = proxy.options(coll, operationType="insert", **WRITE_PACING)
     df.write.format("mongodb").options(**options).mode("append").save()
     fault.join()
@@ -237,7 +238,7 @@ def test_connection_cut_mid_upsert_writes_exactly(
     df = spark.range(UPSERT_ROWS).selectExpr("CAST(id AS INT) AS _id", "'new' AS v")
     tasks = df.rdd.getNumPartitions()
     task_log.mark()
-    fault = Background(spark, lambda: proxy.cut_for(2))
+    fault = Background(task_log, lambda: proxy.cut_for(2))
     options = proxy.options(coll, operationType="replace", maxBatchSize="20")
     df.write.format("mongodb").options(**options).mode("append").save()
     fault.join()
@@ -262,7 +263,7 @@ def test_server_restart_mid_read_and_mid_write_is_ridden_out(
     budget = {"retryMaxElapsedMs": RESTART_BUDGET_MS, "retryMaxAttempts": 100}
 
     def restart_mid_job() -> Background:
-        return Background(spark, lambda: services_env.restart("mongodb"))
+        return Background(task_log, lambda: services_env.restart("mongodb"))
 
     df = read(spark, proxy.options(source, **budget))
     tasks = df.rdd.getNumPartitions()

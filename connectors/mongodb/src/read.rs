@@ -170,6 +170,7 @@ pub(crate) async fn open_reader(
     };
     // Opening is retried here, in the task, so the retries show in its summary.
     let cursor = source.retried(|| source.open()).await?;
+    log::info!(target: LOG, "mongodb {label}: cursor open");
     let (tx, rx) = mpsc::channel(PREFETCH);
     let rt = spark_ds_core::runtime::runtime()?;
     let feeder = rt.spawn(source.feed(cursor, tx));

@@ -241,6 +241,7 @@ pub(crate) async fn open_writer(cfg: &Config, schema: SchemaRef) -> Result<Box<d
     };
     let client = client::client(cfg).await?;
     let ns = cfg.namespace()?;
+    log::info!(target: LOG, "mongodb write {ns}: writer open");
     Ok(Box::new(Writer {
         shared: Arc::new(Shared {
             db: client.database(cfg.database()?),
