@@ -284,7 +284,9 @@ def test_server_restart_mid_read_and_mid_write_is_ridden_out(
     task_log.mark()
     started = time.monotonic()
     restart = restart_mid_job()
-    options = proxy.options(coll, operationType="insert", **WRITE_PACING, **budget)
+    # Smaller bulks than WRITE_PACING: the write outlasts the restart's stop.
+    restart_pacing = {**WRITE_PACING, "maxBatchSize": "20"}
+    options = proxy.options(coll, operationType="insert", **restart_pacing, **budget)
     write.write.format("mongodb").options(**options).mode("append").save()
     restart.join()
     elapsed = time.monotonic() - started
