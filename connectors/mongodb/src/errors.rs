@@ -13,10 +13,12 @@ pub mod code {
     pub const UNAUTHORIZED: i32 = 13;
     pub const AUTHENTICATION_FAILED: i32 = 18;
     pub const NAMESPACE_NOT_FOUND: i32 = 26;
+    pub const CURSOR_NOT_FOUND: i32 = 43;
     pub const NAMESPACE_EXISTS: i32 = 48;
     pub const MAX_TIME_MS_EXPIRED: i32 = 50;
     pub const COMMAND_NOT_FOUND: i32 = 59;
     pub const COMMAND_NOT_SUPPORTED: i32 = 115;
+    pub const CURSOR_KILLED: i32 = 237;
     pub const NOT_IMPLEMENTED: i32 = 238;
     pub const LOCATION_UNRECOGNIZED_STAGE: i32 = 40324;
     pub const DUPLICATE_KEY: i32 = 11000;

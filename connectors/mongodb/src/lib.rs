@@ -135,10 +135,8 @@ pub async fn open_reader(
         })
         .await;
     }
-    retried(cfg, "open reader", || {
-        read::open_reader(cfg, schema, pushdown_state, partition_json)
-    })
-    .await
+    // Retries the opening itself, counted in the task's summary, and resumes the cursor.
+    read::open_reader(cfg, schema, pushdown_state, partition_json).await
 }
 
 /// Driver-side preparation of a write: the DataFrame checked first, then save mode and

@@ -6,6 +6,8 @@
 //! consumes the current one.
 
 use std::collections::VecDeque;
+use std::future::Future;
+use std::hash::{DefaultHasher, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,17 +15,18 @@ use arrow_array::RecordBatch;
 use arrow_schema::{Schema, SchemaRef};
 use futures::StreamExt as _;
 use futures::future::BoxFuture;
-use mongodb::bson::{Bson, Document, doc};
+use mongodb::Collection;
+use mongodb::bson::{Bson, Document, RawDocumentBuf, doc};
 use mongodb::options::{AggregateOptions, ReadConcern, ReadPreference, SelectionCriteria};
-use mongodb::raw_batch_cursor::RawBatch;
-use spark_ds_core::{BatchSource, Error, Result, TaskMetrics};
+use mongodb::raw_batch_cursor::{RawBatch, RawBatchCursor};
+use spark_ds_core::{BatchSource, Error, ErrorKind, Result, RetryPolicy, TaskMetrics};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::SYSTEM;
 use crate::options::{self, Config};
 use crate::partition::{self, Partition};
 use crate::to_arrow::BatchBuilder;
+use crate::{SYSTEM, retry_policy};
 use crate::{client, errors, pipeline, pushdown};
 
 const LOG: &str = "spark_ds::mongodb";
@@ -152,44 +155,32 @@ pub(crate) async fn open_reader(
     let stages = read_pipeline(cfg, schema, pushdown_state, &partition)?;
     let schema: SchemaRef = Arc::new(schema.clone());
     let builder = BatchBuilder::new(schema, cfg.parse_mode, cfg.corrupt_record_column.as_deref())?;
-    let client = client::client(cfg).await?;
-    let coll = client::collection(cfg).await?;
+    let label = format!("read partition {} of {}", partition.index, partition.count);
     let metrics = Arc::new(TaskMetrics::with_request_noun("batches"));
-    metrics.add_request();
-    let cursor = coll
-        .aggregate(stages)
-        .with_options(aggregate_options(cfg))
-        .batch()
-        .await
-        .map_err(|e| read_error(&client, &ns, e))?;
+    let source = Source {
+        client: client::client(cfg).await?,
+        coll: client::collection(cfg).await?,
+        stages,
+        options: aggregate_options(cfg),
+        ns,
+        endpoint: client::endpoint_label(cfg),
+        policy: retry_policy(cfg),
+        metrics: metrics.clone(),
+        label: label.clone(),
+    };
+    // Opening is retried here, in the task, so the retries show in its summary.
+    let cursor = source.retried(|| source.open()).await?;
+    log::info!(target: LOG, "mongodb {label}: cursor open");
     let (tx, rx) = mpsc::channel(PREFETCH);
     let rt = spark_ds_core::runtime::runtime()?;
-    let task_metrics = metrics.clone();
-    let task_client = client.clone();
-    let task_ns = ns.clone();
-    let feeder = rt.spawn(async move {
-        let mut cursor = cursor;
-        let mut first = true;
-        while let Some(next) = cursor.next().await {
-            if !first {
-                task_metrics.add_request();
-            }
-            first = false;
-            let item = next.map_err(|e| read_error(&task_client, &task_ns, e));
-            let stop = item.is_err();
-            // The reader was dropped: nothing left to do.
-            if tx.send(item).await.is_err() || stop {
-                return;
-            }
-        }
-    });
+    let feeder = rt.spawn(source.feed(cursor, tx));
     Ok(Box::new(MongoReader {
         rx,
         feeder,
         builder,
         ready: VecDeque::new(),
         metrics,
-        label: format!("read partition {} of {}", partition.index, partition.count),
+        label,
         done: false,
     }))
 }
@@ -200,9 +191,305 @@ fn read_error(client: &Arc<mongodb::Client>, ns: &str, e: mongodb::error::Error)
     error
 }
 
+/// Whether a failure mid-cursor is worth resuming: a transient error (connection cut,
+/// server restarting), or a server cursor that is gone (a restarted server forgot it).
+fn resumable(e: &Error) -> bool {
+    e.is_retryable()
+        || errors::as_driver(e)
+            .and_then(errors::server_code)
+            .is_some_and(|c| {
+                c == errors::code::CURSOR_NOT_FOUND || c == errors::code::CURSOR_KILLED
+            })
+}
+
+/// Server batches for the reader: the documents of `raw` from index `skip` on (a replay's
+/// batch that straddles the resume point starts after the documents already handed on).
+struct Chunk {
+    raw: RawBatch,
+    skip: usize,
+}
+
+/// An order-sensitive digest of the documents handed to the reader: their count and a
+/// 64-bit hash over each one's raw bytes, in order.
+#[derive(Clone, Default)]
+struct Digest {
+    count: u64,
+    hasher: DefaultHasher,
+}
+
+impl Digest {
+    fn add(&mut self, doc: &[u8]) {
+        self.hasher.write_usize(doc.len());
+        self.hasher.write(doc);
+        self.count += 1;
+    }
+
+    fn value(&self) -> u64 {
+        self.hasher.finish()
+    }
+}
+
+/// What a replayed batch means for a resume.
+#[derive(Debug, PartialEq)]
+enum Replayed {
+    /// Every document of the batch was handed on before: read on.
+    Skip,
+    /// The replay matched what was handed on; the batch continues at this index.
+    ResumeAt(usize),
+    /// The replay's first documents differ from those handed on.
+    Differs,
+}
+
+/// Checks a replayed cursor, batch by batch, against the documents handed on before.
+struct Replay {
+    delivered: Digest,
+    seen: Digest,
+}
+
+impl Replay {
+    fn new(delivered: &Digest) -> Replay {
+        Replay {
+            delivered: delivered.clone(),
+            seen: Digest::default(),
+        }
+    }
+
+    fn batch<'a>(&mut self, docs: impl IntoIterator<Item = &'a [u8]>) -> Replayed {
+        if self.seen.count == self.delivered.count {
+            return Replayed::ResumeAt(0);
+        }
+        for (i, doc) in docs.into_iter().enumerate() {
+            self.seen.add(doc);
+            if self.seen.count == self.delivered.count {
+                return if self.seen.value() == self.delivered.value() {
+                    Replayed::ResumeAt(i + 1)
+                } else {
+                    Replayed::Differs
+                };
+            }
+        }
+        Replayed::Skip
+    }
+}
+
+/// The raw documents of a server batch.
+fn documents(raw: &RawBatch) -> Result<Vec<&[u8]>> {
+    let docs = raw
+        .doc_slices()
+        .map_err(|e| Error::internal(SYSTEM, "read", format!("bad server batch: {e}")))?;
+    docs.into_iter()
+        .map(|item| {
+            let value =
+                item.map_err(|e| Error::data(SYSTEM, "read", format!("bad server batch: {e}")))?;
+            value.as_document().map(|d| d.as_bytes()).ok_or_else(|| {
+                Error::internal(SYSTEM, "read", "the server returned a non-document")
+            })
+        })
+        .collect()
+}
+
+/// One partition's aggregate, which the feeder opens again to resume after a failure.
+struct Source {
+    client: Arc<mongodb::Client>,
+    coll: Collection<RawDocumentBuf>,
+    stages: Vec<Document>,
+    options: AggregateOptions,
+    ns: String,
+    endpoint: String,
+    policy: RetryPolicy,
+    metrics: Arc<TaskMetrics>,
+    label: String,
+}
+
+impl Source {
+    async fn open(&self) -> Result<RawBatchCursor> {
+        self.metrics.add_request();
+        self.coll
+            .aggregate(self.stages.clone())
+            .with_options(self.options.clone())
+            .batch()
+            .await
+            .map_err(|e| read_error(&self.client, &self.ns, e))
+    }
+
+    /// `step` under the retry policy, retries counted in the task's metrics; a failure
+    /// that ends the retries names the servers.
+    async fn retried<T, F, Fut>(&self, step: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        spark_ds_core::retry(&self.policy, &self.metrics, SYSTEM, "read", step)
+            .await
+            .map_err(|e| self.name_endpoint(e))
+    }
+
+    fn name_endpoint(&self, e: Error) -> Error {
+        if e.is_retryable() {
+            e.with_context(format!("servers {}", self.endpoint))
+        } else {
+            e
+        }
+    }
+
+    /// Drives the cursor into the channel. A failure mid-cursor that [`resumable`] accepts
+    /// re-runs the aggregate and replays it up to the documents already handed on,
+    /// checking they are the same ones in the same order (see [`Replay`]); the retry
+    /// policy bounds the resumes that make no progress. Only what was sent down the
+    /// channel counts as handed on: the reader converts all of it, in order.
+    async fn feed(self, cursor: RawBatchCursor, tx: mpsc::Sender<Result<Chunk>>) {
+        let mut cursor = cursor;
+        // The aggregate's reply holds the first batch; each later one is a getMore.
+        let mut first = true;
+        let mut delivered = Digest::default();
+        // When the cursor first failed since documents last flowed.
+        let mut stalled: Option<tokio::time::Instant> = None;
+        loop {
+            let Some(next) = cursor.next().await else {
+                return;
+            };
+            if !std::mem::take(&mut first) {
+                self.metrics.add_request();
+            }
+            let chunk = match next {
+                Ok(raw) => Some(Chunk { raw, skip: 0 }),
+                Err(e) => {
+                    let error = read_error(&self.client, &self.ns, e);
+                    let resumed = if resumable(&error) {
+                        self.resume(error, &delivered, &mut stalled).await
+                    } else {
+                        Err(error)
+                    };
+                    match resumed {
+                        Ok((next, rest)) => {
+                            cursor = next;
+                            rest
+                        }
+                        Err(e) => {
+                            let _ = tx.send(Err(e)).await;
+                            return;
+                        }
+                    }
+                }
+            };
+            let Some(chunk) = chunk else {
+                continue;
+            };
+            let before = delivered.count;
+            let docs = documents(&chunk.raw).map(|docs| {
+                for doc in docs.into_iter().skip(chunk.skip) {
+                    delivered.add(doc);
+                }
+            });
+            if let Err(e) = docs {
+                let _ = tx.send(Err(e)).await;
+                return;
+            }
+            if delivered.count > before {
+                stalled = None;
+            }
+            if tx.send(Ok(chunk)).await.is_err() {
+                // The reader was dropped: nothing left to do.
+                return;
+            }
+        }
+    }
+
+    /// Re-runs the aggregate after `cause` and replays it to the documents handed on:
+    /// the new cursor, and the rest of the batch the replay stopped in. `cause` is the
+    /// first failed attempt of the retry policy (backoff, count, budget); the budget runs
+    /// from the first failure since documents last flowed, so failures that keep
+    /// recurring without progress end within it.
+    async fn resume(
+        &self,
+        cause: Error,
+        delivered: &Digest,
+        stalled: &mut Option<tokio::time::Instant>,
+    ) -> Result<(RawBatchCursor, Option<Chunk>)> {
+        let since = *stalled.get_or_insert_with(tokio::time::Instant::now);
+        let policy = RetryPolicy {
+            max_elapsed: self.policy.max_elapsed.saturating_sub(since.elapsed()),
+            ..self.policy
+        };
+        log::debug!(
+            target: LOG,
+            "mongodb {}: cursor failed after {} documents ({}); resuming",
+            self.label,
+            delivered.count,
+            cause.message()
+        );
+        let what = cause.message().to_string();
+        // A cursor the server forgot is worth a re-run like a cut connection is.
+        let mut failed = Some(if cause.is_retryable() {
+            cause
+        } else {
+            cause.with_kind(ErrorKind::Transient)
+        });
+        let resumed = spark_ds_core::retry(&policy, &self.metrics, SYSTEM, "read", || {
+            let failed = failed.take();
+            async move {
+                match failed {
+                    Some(cause) => Err(cause),
+                    None => self.replay(delivered).await,
+                }
+            }
+        })
+        .await
+        .map_err(|e| self.name_endpoint(e))?;
+        log::info!(
+            target: LOG,
+            "mongodb {}: resumed after {} documents (replayed and checked) following: {what}",
+            self.label,
+            delivered.count,
+        );
+        Ok(resumed)
+    }
+
+    /// Opens the aggregate again and reads it up to the documents handed on.
+    async fn replay(&self, delivered: &Digest) -> Result<(RawBatchCursor, Option<Chunk>)> {
+        let mut cursor = self.open().await?;
+        let mut replay = Replay::new(delivered);
+        let mut first = true;
+        loop {
+            let next = cursor.next().await;
+            if next.is_some() && !std::mem::take(&mut first) {
+                self.metrics.add_request();
+            }
+            let raw = match next {
+                Some(batch) => batch.map_err(|e| read_error(&self.client, &self.ns, e))?,
+                None if delivered.count == 0 => return Ok((cursor, None)),
+                None => {
+                    return Err(self.changed(delivered, "it now ends before them"));
+                }
+            };
+            let verdict = replay.batch(documents(&raw)?);
+            match verdict {
+                Replayed::Skip => {}
+                Replayed::ResumeAt(skip) => {
+                    return Ok((cursor, Some(Chunk { raw, skip })));
+                }
+                Replayed::Differs => {
+                    return Err(self.changed(delivered, "its first documents differ from them"));
+                }
+            }
+        }
+    }
+
+    fn changed(&self, delivered: &Digest, how: &str) -> Error {
+        Error::data(
+            SYSTEM,
+            "read",
+            format!(
+                "{}: the cursor failed after {} documents and was re-run to resume, but {how}: the collection changed during the read (or `aggregation.pipeline` is not deterministic), so resuming could lose or repeat documents; the task fails instead (run the read again)",
+                self.ns, delivered.count
+            ),
+        )
+    }
+}
+
 /// One partition's cursor, its server batches converted into Arrow batches.
 struct MongoReader {
-    rx: mpsc::Receiver<Result<RawBatch>>,
+    rx: mpsc::Receiver<Result<Chunk>>,
     feeder: JoinHandle<()>,
     builder: BatchBuilder,
     ready: VecDeque<RecordBatch>,
@@ -212,13 +499,14 @@ struct MongoReader {
 }
 
 impl MongoReader {
-    fn convert(&mut self, raw: &RawBatch) -> Result<()> {
+    fn convert(&mut self, chunk: &Chunk) -> Result<()> {
+        let raw = &chunk.raw;
         self.metrics
             .add_bytes(raw.as_raw_document().as_bytes().len() as u64);
         let docs = raw
             .doc_slices()
             .map_err(|e| Error::internal(SYSTEM, "read", format!("bad server batch: {e}")))?;
-        for item in docs {
+        for item in docs.into_iter().skip(chunk.skip) {
             let value =
                 item.map_err(|e| Error::data(SYSTEM, "read", format!("bad server batch: {e}")))?;
             let doc = value.as_document().ok_or_else(|| {
@@ -248,8 +536,8 @@ impl MongoReader {
                 return Ok(None);
             }
             match self.rx.recv().await {
-                Some(Ok(raw)) => self
-                    .convert(&raw)
+                Some(Ok(chunk)) => self
+                    .convert(&chunk)
                     .inspect_err(|_| self.metrics.add_error())?,
                 Some(Err(e)) => {
                     self.done = true;
@@ -352,5 +640,54 @@ mod tests {
         let all = &partition::ranges("_id", &[])[0];
         let stages = read_pipeline(&c, &schema(&["a"]), None, all).unwrap();
         assert_eq!(stages, vec![doc! { "$project": { "_id": 0, "a": 1 } }]);
+    }
+
+    fn digest(docs: &[&[u8]]) -> Digest {
+        let mut d = Digest::default();
+        for doc in docs {
+            d.add(doc);
+        }
+        d
+    }
+
+    #[test]
+    fn a_replay_resumes_after_the_same_documents_in_the_same_order() {
+        let delivered = digest(&[b"a", b"b", b"c"]);
+        // Across batches: skip the first, resume inside the second.
+        let mut r = Replay::new(&delivered);
+        assert_eq!(r.batch([&b"a"[..], b"b"]), Replayed::Skip);
+        assert_eq!(r.batch([&b"c"[..], b"d", b"e"]), Replayed::ResumeAt(1));
+        // The batch ends exactly where the delivered documents did.
+        let mut r = Replay::new(&delivered);
+        assert_eq!(r.batch([&b"a"[..], b"b", b"c"]), Replayed::ResumeAt(3));
+        // Nothing delivered yet: every document is new.
+        let mut r = Replay::new(&Digest::default());
+        assert_eq!(r.batch([&b"a"[..]]), Replayed::ResumeAt(0));
+    }
+
+    #[test]
+    fn a_replay_that_differs_is_caught() {
+        let delivered = digest(&[b"a", b"b", b"c"]);
+        // A document changed, one replaced, the order changed, one inserted before.
+        for replayed in [
+            [&b"a"[..], b"B", b"c"],
+            [&b"a"[..], b"b", b"x"],
+            [&b"b"[..], b"a", b"c"],
+            [&b"z"[..], b"a", b"b"],
+        ] {
+            let mut r = Replay::new(&delivered);
+            assert_eq!(r.batch(replayed), Replayed::Differs, "{replayed:?}");
+        }
+        // Byte boundaries count: "ab" + "c" is not "a" + "bc".
+        let mut r = Replay::new(&digest(&[b"ab", b"c"]));
+        assert_eq!(r.batch([&b"a"[..], b"bc"]), Replayed::Differs);
+    }
+
+    #[test]
+    fn only_cursor_failures_worth_a_rerun_resume() {
+        assert!(resumable(&Error::transient(SYSTEM, "read", "cut")));
+        assert!(!resumable(&Error::auth(SYSTEM, "read", "no")));
+        assert!(!resumable(&Error::permanent(SYSTEM, "read", "bad stage")));
+        assert!(!resumable(&Error::data(SYSTEM, "read", "changed")));
     }
 }

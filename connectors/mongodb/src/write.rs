@@ -3,10 +3,11 @@
 //!
 //! Retries: a transient error (connection cut, server restarting) resends the same command.
 //! Replace and update are idempotent (same filter, same values). An insert cut midway may
-//! have stored part of its documents: the resend is unordered and a duplicate key on it is
-//! taken as a document the cut attempt already stored (counted as written). Documents
-//! without an `_id` column get one generated here, before the first attempt, so that a
-//! resend carries the same `_id`s and this rule holds for them too.
+//! have stored part of its documents: the resend is unordered, and a duplicate key on it
+//! counts as written only when the collection holds that very document under its `_id`
+//! (the cut attempt stored it); any other duplicate is what it would have been on the
+//! first attempt (an error, or skipped with `ignoreDuplicatesOnInsert`). Documents without
+//! an `_id` get one here, before the first attempt, so a resend carries the same `_id`s.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use arrow_array::RecordBatch;
 use arrow_schema::{Schema, SchemaRef};
+use futures::StreamExt as _;
 use futures::future::BoxFuture;
 use mongodb::Database;
 use mongodb::bson::oid::ObjectId;
@@ -197,7 +199,6 @@ pub struct Writer {
     shared: Arc<Shared>,
     enc: Encoder,
     ids: Vec<usize>,
-    generate_id: bool,
     op: OperationType,
     upsert: bool,
     max_batch: usize,
@@ -240,9 +241,8 @@ pub(crate) async fn open_writer(cfg: &Config, schema: SchemaRef) -> Result<Box<d
     };
     let client = client::client(cfg).await?;
     let ns = cfg.namespace()?;
+    log::info!(target: LOG, "mongodb write {ns}: writer open");
     Ok(Box::new(Writer {
-        generate_id: cfg.operation_type == OperationType::Insert
-            && enc.column_index("_id").is_none(),
         shared: Arc::new(Shared {
             db: client.database(cfg.database()?),
             collection: cfg.collection()?.to_string(),
@@ -297,20 +297,20 @@ impl Writer {
         let is_id = |i: usize| self.ids.contains(&i);
         let stmt = match self.op {
             OperationType::Insert => {
-                let mut body = RawDocumentBuf::new();
-                if self.generate_id {
-                    let id = ObjectId::new();
-                    body.append("_id", id);
-                    if self.ids.is_empty() {
-                        filter = rawdoc! { "_id": id };
-                    }
-                }
                 let doc = self.enc.document(batch, row, |_| true)?;
-                for item in doc.iter() {
-                    let (k, v) = item.map_err(bson_error)?;
-                    body.append_ref(k, v);
-                }
-                if self.ids.is_empty() && !self.generate_id {
+                // Every document gets its `_id` here, before the first attempt, so that a
+                // resend after a cut carries the same `_id`s (see `insert`).
+                let body = if doc.get("_id").map_err(bson_error)?.is_some() {
+                    doc
+                } else {
+                    let mut body = rawdoc! { "_id": ObjectId::new() };
+                    for item in doc.iter() {
+                        let (k, v) = item.map_err(bson_error)?;
+                        body.append_ref(k, v);
+                    }
+                    body
+                };
+                if self.ids.is_empty() {
                     if let Ok(Some(id)) = body.get("_id") {
                         filter.append_ref("_id", id);
                     }
@@ -641,7 +641,6 @@ struct Outcome {
 async fn insert(shared: &Shared, stmts: &[Stmt], resend: bool) -> Result<Outcome> {
     // A resend after a cut is unordered: every document not yet stored must land.
     let ordered = shared.ordered && !resend;
-    let skip_duplicates = shared.ignore_duplicates || resend;
     let mut out = Outcome {
         landed: 0,
         duplicates: 0,
@@ -654,16 +653,27 @@ async fn insert(shared: &Shared, stmts: &[Stmt], resend: bool) -> Result<Outcome
         let part: Vec<&Stmt> = stmts[start..].iter().collect();
         let reply = run(shared, &part, ordered).await?;
         out.landed += reply.n;
+        // On a resend, a duplicate key may be a document the cut attempt stored: it is,
+        // when the collection holds this very document under its `_id`.
+        let stored_before = if resend {
+            let duplicates: Vec<(usize, &Stmt)> = reply
+                .refused
+                .iter()
+                .filter(|r| r.code == errors::code::DUPLICATE_KEY)
+                .filter_map(|r| part.get(r.index).map(|s| (start + r.index, *s)))
+                .collect();
+            stored(shared, &duplicates).await?
+        } else {
+            Vec::new()
+        };
         let mut next = stmts.len();
         for r in reply.refused {
             let index = start + r.index;
-            if r.code == errors::code::DUPLICATE_KEY && skip_duplicates {
-                if resend {
-                    // Stored by the attempt that was cut.
-                    out.landed += 1;
-                } else {
-                    out.duplicates += 1;
-                }
+            let duplicate = r.code == errors::code::DUPLICATE_KEY;
+            if duplicate && stored_before.contains(&index) {
+                out.landed += 1;
+            } else if duplicate && shared.ignore_duplicates {
+                out.duplicates += 1;
                 if ordered {
                     // The server stopped here: go on after the skipped document.
                     next = index + 1;
@@ -681,6 +691,40 @@ async fn insert(shared: &Shared, stmts: &[Stmt], resend: bool) -> Result<Outcome
         start = next;
     }
     Ok(out)
+}
+
+/// Which of `stmts` (insert statements of one bulk, with their indexes in it) the
+/// collection holds exactly as they are: their indexes.
+async fn stored(shared: &Shared, stmts: &[(usize, &Stmt)]) -> Result<Vec<usize>> {
+    if stmts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut ids = Vec::with_capacity(stmts.len());
+    let mut wanted = Vec::with_capacity(stmts.len());
+    for (index, stmt) in stmts {
+        let doc = Document::try_from(stmt.body.as_ref()).map_err(bson_error)?;
+        if let Some(id) = doc.get("_id") {
+            ids.push(id.clone());
+            wanted.push((*index, doc));
+        }
+    }
+    let check = |e| errors::driver("write (checking a resent bulk)", &shared.ns, e);
+    let mut cursor = shared
+        .db
+        .collection::<Document>(&shared.collection)
+        .find(doc! { "_id": { "$in": ids } })
+        .await
+        .map_err(check)?;
+    let mut found = Vec::new();
+    while let Some(doc) = cursor.next().await {
+        found.push(doc.map_err(check)?);
+    }
+    // Equal as documents: field order aside (the server puts `_id` first).
+    Ok(wanted
+        .into_iter()
+        .filter(|(_, w)| found.iter().any(|f| f == w))
+        .map(|(index, _)| index)
+        .collect())
 }
 
 async fn update(shared: &Shared, stmts: &[Stmt]) -> Result<Outcome> {
@@ -735,4 +779,103 @@ async fn update(shared: &Shared, stmts: &[Stmt]) -> Result<Outcome> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// The harness's server (`integration/services.sh up mongodb`), from its env.json.
+    fn live_cfg(collection: &str) -> Config {
+        let state = std::env::var("SPARK_DS_SERVICES_HOME")
+            .unwrap_or_else(|_| format!("{}/../../.services", env!("CARGO_MANIFEST_DIR")));
+        let path = format!("{state}/env.json");
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!("cannot read {path} ({e}): run `integration/services.sh up mongodb` first")
+        });
+        let env: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let m = &env["mongodb"];
+        let raw = [
+            ("host", m["host"].as_str().unwrap().to_string()),
+            ("port", m["port"].to_string()),
+            ("username", m["username"].as_str().unwrap().to_string()),
+            ("password", m["password"].as_str().unwrap().to_string()),
+            ("database", "sdm_write".to_string()),
+            ("collection", collection.to_string()),
+            ("operationtype", "insert".to_string()),
+        ];
+        let raw: Vec<(String, String)> = raw.into_iter().map(|(k, v)| (k.into(), v)).collect();
+        Config::parse(&raw).unwrap()
+    }
+
+    async fn shared(cfg: &Config, ignore_duplicates: bool) -> Shared {
+        let client = client::client(cfg).await.unwrap();
+        Shared {
+            db: client.database(cfg.database().unwrap()),
+            collection: cfg.collection().unwrap().to_string(),
+            ns: cfg.namespace().unwrap(),
+            op: OperationType::Insert,
+            ordered: true,
+            ignore_duplicates,
+            write_concern: None,
+            ferretdb: true,
+            key_names: vec!["_id".into()],
+            policy: retry_policy(cfg),
+            metrics: TaskMetrics::new(),
+            counters: Counters::default(),
+        }
+    }
+
+    fn stmt(id: i32, v: &str) -> Stmt {
+        Stmt {
+            body: rawdoc! { "_id": id, "v": v },
+            key: rawdoc! { "_id": id },
+        }
+    }
+
+    #[test]
+    #[ignore = "needs the services harness (make rust-test)"]
+    fn a_resend_counts_as_landed_only_the_documents_this_bulk_stored() {
+        let name = format!("resend_{}", std::process::id());
+        let cfg = live_cfg(&name);
+        spark_ds_core::runtime::block_on(async {
+            let plain = shared(&cfg, false).await;
+            let coll = plain.db.collection::<Document>(&name);
+            coll.drop().await.unwrap();
+            // `_id` 1 as the cut attempt stored it; `_id` 2 was there before the write.
+            coll.insert_many([doc! { "_id": 1, "v": "a" }, doc! { "_id": 2, "v": "other" }])
+                .await
+                .unwrap();
+            let bulk = [stmt(1, "a"), stmt(2, "b"), stmt(3, "c")];
+
+            let out = insert(&plain, &bulk, true).await.unwrap();
+            assert_eq!((out.landed, out.duplicates), (2, 0));
+            let refused: Vec<(usize, i32)> =
+                out.refused.iter().map(|r| (r.index, r.code)).collect();
+            assert_eq!(refused, [(1, errors::code::DUPLICATE_KEY)]);
+
+            // With ignoreDuplicatesOnInsert the genuine duplicate is skipped, not "landed".
+            coll.delete_one(doc! { "_id": 3 }).await.unwrap();
+            let skipping = shared(&cfg, true).await;
+            let out = insert(&skipping, &bulk, true).await.unwrap();
+            assert_eq!((out.landed, out.duplicates, out.refused.len()), (2, 1, 0));
+
+            // A first attempt knows nothing of a cut: a duplicate is refused, the ordered
+            // bulk stops there.
+            coll.delete_one(doc! { "_id": 3 }).await.unwrap();
+            let out = insert(&plain, &bulk, false).await.unwrap();
+            assert!(out.stopped);
+            assert_eq!(out.refused[0].index, 0);
+
+            let stored = coll.count_documents(doc! {}).await.unwrap();
+            assert_eq!(
+                stored, 2,
+                "the stopped bulk wrote nothing after its first document"
+            );
+            coll.drop().await.unwrap();
+        })
+        .unwrap();
+    }
 }

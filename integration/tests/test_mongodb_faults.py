@@ -1,0 +1,296 @@
+"""MongoDB reads and writes ride out faults: connections cut through Toxiproxy and a restart of
+the harness's server, mid-read and mid-write, give exact results (no loss, no duplicate) or a
+clear failure, never a hang or a partial write reported as success.
+
+Connections go through a Toxiproxy proxy to FerretDB. Its ``latency`` toxic paces every job
+(each server batch or bulk command waits for it), so a job lasts several seconds and the
+fault lands while batches and commands are in flight. Every test proves its fault landed:
+the connector's per-task summary lines (logged at INFO, collected from every Python worker
+through ``SPARK_DS_LOG_FILE``, see conftest) must count retries, and their rows must add up.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from mongodb_support import connector_options, unique
+
+pytestmark = [pytest.mark.services, pytest.mark.faults]
+
+READ_ROWS = 20_000
+WRITE_ROWS = 20_000
+# FerretDB runs each update statement on its own (~15 ms): upserts stay few.
+UPSERT_ROWS = 500
+PARTITIONS = 4
+# Faults start this long after the job's first task does.
+FAULT_AFTER_S = 1.5
+# Added to every reply through the proxy: with small server batches and bulks, a job's
+# tasks take several seconds, so the fault lands mid-task, not between tasks.
+PACING_MS = 50
+READ_PACING = {"batchSize": "100"}
+WRITE_PACING = {"maxBatchSize": "100", "concurrentWrites": "2"}
+RETRY_BUDGET_MS = 60_000
+# A restart of the harness's FerretDB, through a loaded machine: this budget (and an
+# attempt limit that never binds first) rides it out.
+RESTART_BUDGET_MS = 120_000
+
+
+@pytest.fixture(scope="module")
+def env(services_env: Any) -> dict[str, Any]:
+    services_env(["mongodb", "toxiproxy"])
+    data: dict[str, Any] = services_env.data
+    return data
+
+
+@pytest.fixture(scope="module")
+def mongo(env: dict[str, Any]) -> Iterator[Any]:
+    from mongodb_support import mongo_client
+
+    client = mongo_client(env)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def database(mongo: Any) -> Iterator[str]:
+    name = unique("faults")
+    yield name
+    mongo.drop_database(name)
+
+
+def source_docs() -> list[dict[str, Any]]:
+    return [{"_id": i, "payload": f"{i:08d}" + "x" * 100} for i in range(READ_ROWS)]
+
+
+@pytest.fixture(scope="module")
+def source(mongo: Any, database: str) -> str:
+    coll = mongo[database]["source"]
+    docs = source_docs()
+    for start in range(0, len(docs), 1000):
+        coll.insert_many(docs[start : start + 1000])
+    return "source"
+
+
+class Proxy:
+    """A Toxiproxy proxy to FerretDB, paced, and the connector's options through it."""
+
+    def __init__(self, env: dict[str, Any], toxiproxy: Any, database: str) -> None:
+        mongodb = env["mongodb"]
+        self.toxiproxy = toxiproxy
+        self.name = unique("mongo")
+        toxiproxy.create_proxy(self.name, f"{mongodb['host']}:{mongodb['port']}")
+        toxiproxy.latency(self.name, PACING_MS)
+        self.port = toxiproxy.listen_port(self.name)
+        self.env, self.database = env, database
+
+    def options(self, collection: str, **extra: object) -> dict[str, str]:
+        extra = {"retryMaxElapsedMs": RETRY_BUDGET_MS, "logLevel": "info", **extra}
+        return connector_options(
+            self.env, database=self.database, collection=collection, port=self.port, **extra
+        )
+
+    def cut_for(self, seconds: float) -> None:
+        """Resets every connection and refuses new ones for `seconds`."""
+        toxic = self.toxiproxy.reset_peer(self.name, timeout_ms=0)
+        self.toxiproxy.disable(self.name)
+        time.sleep(seconds)
+        self.toxiproxy.enable(self.name)
+        self.toxiproxy.remove_toxic(self.name, toxic)
+
+
+@pytest.fixture
+def proxy(env: dict[str, Any], toxiproxy: Any, database: str) -> Proxy:
+    return Proxy(env, toxiproxy, database)
+
+
+class Background:
+    """Runs ``action`` on a thread FAULT_AFTER_S after a task of the job opened its cursor
+    or writer; ``join()`` re-raises what it raised."""
+
+    def __init__(self, task_log: Any, action: Callable[[], None]) -> None:
+        self.error: BaseException | None = None
+
+        def run() -> None:
+            try:
+                wait_for_a_task_at_work(task_log)
+                time.sleep(FAULT_AFTER_S)
+                action()
+            except BaseException as error:  # handed to the test thread by join()
+                self.error = error
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+
+    def join(self) -> None:
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+
+
+def wait_for_a_task_at_work(task_log: Any, timeout_s: float = 120) -> None:
+    """Until a task logs (since the log's mark) that its cursor or writer is open. A Spark
+    task counts as running long before that while its Python worker starts, which can take
+    seconds on a loaded machine."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if any(line.endswith((": cursor open", ": writer open")) for line in task_log.lines()):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"no task opened a cursor or writer within {timeout_s} s")
+
+
+def assert_fault_was_ridden_out(task_log: Any, task_prefix: str, tasks: int, rows: int) -> None:
+    """The job's task summaries: one per task, rows adding up, retries counted."""
+    summaries = [s for s in task_log.summaries("mongodb") if s.task.startswith(task_prefix)]
+    lines = "\n".join(s.line for s in summaries) or "(none)"
+    assert len(summaries) == tasks, f"expected {tasks} `{task_prefix}` summaries:\n{lines}"
+    assert sum(s.rows for s in summaries) == rows, lines
+    assert sum(s.retries for s in summaries) > 0, f"the fault did not land mid-job:\n{lines}"
+
+
+def read(spark: Any, options: dict[str, str]) -> Any:
+    return (
+        spark.read.format("mongodb")
+        .options(
+            **options,
+            **READ_PACING,
+            partitioner="paginateIntoPartitions",
+            **{"partitioner.options.max.number.of.partitions": str(PARTITIONS)},
+        )
+        .schema("_id INT, payload STRING")
+        .load()
+    )
+
+
+def expected_rows() -> Counter[tuple[Any, ...]]:
+    return Counter((d["_id"], d["payload"]) for d in source_docs())
+
+
+def test_connection_cut_mid_read_resumes_exactly(
+    spark: Any, proxy: Proxy, source: str, task_log: Any
+) -> None:
+    df = read(spark, proxy.options(source))
+    tasks = df.rdd.getNumPartitions()
+    task_log.mark()
+    fault = Background(task_log, lambda: proxy.cut_for(2))
+    got = Counter(tuple(r) for r in df.collect())
+    fault.join()
+    assert got == expected_rows()
+    assert_fault_was_ridden_out(task_log, "read partition", tasks=tasks, rows=READ_ROWS)
+    assert any("resumed after" in line for line in task_log.lines()), "no cursor was resumed"
+
+
+def test_a_read_that_cannot_resume_exactly_fails_clearly(
+    spark: Any, mongo: Any, database: str, proxy: Proxy, task_log: Any
+) -> None:
+    """Documents already read change before the cursor is cut: a re-run would not give the
+    same documents up to where the read was, so the read fails, saying so."""
+    coll = unique("changing")
+    mongo[database][coll].insert_many(source_docs()[:5000])
+    options = proxy.options(coll, partitioner="single", batchSize="50")
+    df = spark.read.format("mongodb").options(**options).schema("_id INT, payload STRING").load()
+
+    def change_then_cut() -> None:
+        # The first documents were handed to Spark by now; one of them goes away.
+        mongo[database][coll].delete_one({"_id": 0})
+        proxy.cut_for(1)
+
+    task_log.mark()
+    fault = Background(task_log, change_then_cut)
+    with pytest.raises(Exception, match=r"the collection changed during the read") as raised:
+        df.collect()
+    fault.join()
+    assert "documents and was re-run to resume" in str(raised.value)
+
+
+def test_connection_cut_mid_insert_writes_exactly(
+    spark: Any, mongo: Any, database: str, proxy: Proxy, task_log: Any
+) -> None:
+    """No `_id` column: the connector gives each document its `_id` before the first
+    attempt, so what a cut bulk stored is recognised on the resend, never written twice."""
+    coll = unique("insert")
+    df = spark.range(WRITE_ROWS).selectExpr("CAST(id AS INT) AS n", "repeat('y', 100) AS payload")
+    tasks = df.rdd.getNumPartitions()
+    task_log.mark()
+    fault = Background(task_log, lambda: proxy.cut_for(2))
+    options = proxy.options(coll, operationType="insert", **WRITE_PACING)
+    df.write.format("mongodb").options(**options).mode("append").save()
+    fault.join()
+    stored = Counter(d["n"] for d in mongo[database][coll].find({}, {"n": 1}))
+    assert stored == Counter(range(WRITE_ROWS))
+    assert_fault_was_ridden_out(task_log, f"write {database}.{coll}", tasks=tasks, rows=WRITE_ROWS)
+
+
+def test_connection_cut_mid_upsert_writes_exactly(
+    spark: Any, mongo: Any, database: str, proxy: Proxy, task_log: Any
+) -> None:
+    """Replace with upsert by key: half the keys exist (old values), half are new; a resent
+    bulk applies the same statements again, which changes nothing."""
+    coll = unique("upsert")
+    mongo[database][coll].insert_many(
+        [{"_id": i, "v": "old", "stale": True} for i in range(0, UPSERT_ROWS, 2)]
+    )
+    df = spark.range(UPSERT_ROWS).selectExpr("CAST(id AS INT) AS _id", "'new' AS v")
+    tasks = df.rdd.getNumPartitions()
+    task_log.mark()
+    fault = Background(task_log, lambda: proxy.cut_for(2))
+    options = proxy.options(coll, operationType="replace", maxBatchSize="20")
+    df.write.format("mongodb").options(**options).mode("append").save()
+    fault.join()
+    stored = {d["_id"]: d for d in mongo[database][coll].find()}
+    assert stored == {i: {"_id": i, "v": "new"} for i in range(UPSERT_ROWS)}
+    assert_fault_was_ridden_out(task_log, f"write {database}.{coll}", tasks=tasks, rows=UPSERT_ROWS)
+
+
+def test_server_restart_mid_read_and_mid_write_is_ridden_out(
+    spark: Any,
+    services_env: Any,
+    mongo: Any,
+    database: str,
+    proxy: Proxy,
+    *,
+    source: str,
+    task_log: Any,
+) -> None:
+    """Expected outcome: success with exact data. The retry budget set here outlasts a
+    restart of the harness's FerretDB, so neither job may fail; the summaries prove each
+    restart landed mid-job."""
+    budget = {"retryMaxElapsedMs": RESTART_BUDGET_MS, "retryMaxAttempts": 100}
+
+    def restart_mid_job() -> Background:
+        return Background(task_log, lambda: services_env.restart("mongodb"))
+
+    df = read(spark, proxy.options(source, **budget))
+    tasks = df.rdd.getNumPartitions()
+    task_log.mark()
+    started = time.monotonic()
+    restart = restart_mid_job()
+    got = Counter(tuple(r) for r in df.collect())
+    restart.join()
+    elapsed = time.monotonic() - started
+    assert got == expected_rows()
+    # The budget bounds each resume; a hang would run far past it.
+    assert elapsed < RESTART_BUDGET_MS / 1000 + 60, f"read took {elapsed:.0f} s"
+    assert_fault_was_ridden_out(task_log, "read partition", tasks=tasks, rows=READ_ROWS)
+
+    coll = unique("restart")
+    write = spark.range(WRITE_ROWS).selectExpr("CAST(id AS INT) AS n", "'z' AS payload")
+    tasks = write.rdd.getNumPartitions()
+    task_log.mark()
+    started = time.monotonic()
+    restart = restart_mid_job()
+    # Smaller bulks than WRITE_PACING: the write outlasts the restart's stop.
+    restart_pacing = {**WRITE_PACING, "maxBatchSize": "20"}
+    options = proxy.options(coll, operationType="insert", **restart_pacing, **budget)
+    write.write.format("mongodb").options(**options).mode("append").save()
+    restart.join()
+    elapsed = time.monotonic() - started
+    assert elapsed < RESTART_BUDGET_MS / 1000 + 60, f"write took {elapsed:.0f} s"
+    stored = Counter(d["n"] for d in mongo[database][coll].find({}, {"n": 1}))
+    assert stored == Counter(range(WRITE_ROWS))  # success means every row, once
+    assert_fault_was_ridden_out(task_log, f"write {database}.{coll}", tasks=tasks, rows=WRITE_ROWS)
