@@ -35,6 +35,35 @@ def uuid_text(i: int) -> str:
     return f"{h[0:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
 
 
+def _spark_scalars(idc: Any) -> list[Any]:
+    """The columns both systems' data sets share (`i`, `d`, `s`, `ts`, `tags`), from `id`."""
+    from pyspark.sql import functions as sf
+
+    return [
+        (idc % 100_000).cast("int").alias("i"),
+        (idc * sf.lit(0.5)).alias("d"),
+        sf.concat(sf.lit("name-"), idc.cast("string")).alias("s"),
+        sf.timestamp_seconds(idc + sf.lit(TS_BASE)).alias("ts"),
+        sf.array(
+            sf.concat(sf.lit("t"), (idc % 10).cast("string")),
+            sf.concat(sf.lit("g"), (idc % 7).cast("string")),
+        ).alias("tags"),
+    ]
+
+
+def _arrow_scalars(ids: list[int]) -> dict[str, Any]:
+    """The arrays both systems' data sets share, by column name, with Spark's Arrow types."""
+    import pyarrow as pa
+
+    return {
+        "i": pa.array([i % 100_000 for i in ids], pa.int32()),
+        "d": pa.array([i * 0.5 for i in ids], pa.float64()),
+        "s": pa.array([f"name-{i}" for i in ids], pa.string()),
+        "ts": pa.array([(i + TS_BASE) * 1_000_000 for i in ids], pa.timestamp("us", tz="UTC")),
+        "tags": pa.array([[f"t{i % 10}", f"g{i % 7}"] for i in ids], pa.list_(pa.string())),
+    }
+
+
 def spark_frame(spark: Any, rows: int, partitions: int = 2) -> Any:
     """The generated DataFrame the write jobs save (spark.range based, no Python per row)."""
     from pyspark.sql import functions as sf
@@ -52,17 +81,9 @@ def spark_frame(spark: Any, rows: int, partitions: int = 2) -> Any:
             sf.substring(h, 21, 12),
         )
     )
+    i, d, s, ts, tags = _spark_scalars(idc)
     return spark.range(0, rows, 1, partitions).select(
-        idc.alias("id"),
-        (idc % 100_000).cast("int").alias("i"),
-        (idc * sf.lit(0.5)).alias("d"),
-        sf.concat(sf.lit("name-"), idc.cast("string")).alias("s"),
-        sf.timestamp_seconds(idc + sf.lit(TS_BASE)).alias("ts"),
-        u.alias("u"),
-        sf.array(
-            sf.concat(sf.lit("t"), (idc % 10).cast("string")),
-            sf.concat(sf.lit("g"), (idc % 7).cast("string")),
-        ).alias("tags"),
+        idc.alias("id"), i, d, s, ts, u.alias("u"), tags
     )
 
 
@@ -82,18 +103,12 @@ def arrow_batch(start: int, n: int) -> Any:
             ("tags", pa.list_(pa.string())),
         ]
     )
-    return pa.record_batch(
-        [
-            pa.array(ids, pa.int64()),
-            pa.array([i % 100_000 for i in ids], pa.int32()),
-            pa.array([i * 0.5 for i in ids], pa.float64()),
-            pa.array([f"name-{i}" for i in ids], pa.string()),
-            pa.array([(i + TS_BASE) * 1_000_000 for i in ids], pa.timestamp("us", tz="UTC")),
-            pa.array([uuid_text(i) for i in ids], pa.string()),
-            pa.array([[f"t{i % 10}", f"g{i % 7}"] for i in ids], pa.list_(pa.string())),
-        ],
-        schema=schema,
-    )
+    arrays = {
+        "id": pa.array(ids, pa.int64()),
+        "u": pa.array([uuid_text(i) for i in ids], pa.string()),
+        **_arrow_scalars(ids),
+    }
+    return pa.record_batch([arrays[name] for name in schema.names], schema=schema)
 
 
 def arrow_bytes_per_row(sample: int = 50_000) -> float:
@@ -137,14 +152,7 @@ def mongo_spark_frame(spark: Any, rows: int, partitions: int = 2) -> Any:
     idc = sf.col("id")
     return spark.range(0, rows, 1, partitions).select(
         idc.alias("_id"),
-        (idc % 100_000).cast("int").alias("i"),
-        (idc * sf.lit(0.5)).alias("d"),
-        sf.concat(sf.lit("name-"), idc.cast("string")).alias("s"),
-        sf.timestamp_seconds(idc + sf.lit(TS_BASE)).alias("ts"),
-        sf.array(
-            sf.concat(sf.lit("t"), (idc % 10).cast("string")),
-            sf.concat(sf.lit("g"), (idc % 7).cast("string")),
-        ).alias("tags"),
+        *_spark_scalars(idc),
         sf.struct(
             (idc % 1000).cast("int").alias("a"),
             sf.concat(sf.lit("b"), (idc % 13).cast("string")).alias("b"),
@@ -187,18 +195,8 @@ def mongo_arrow_batch(start: int, n: int) -> Any:
         ],
         ["a", "b", "inner"],
     )
-    return pa.record_batch(
-        [
-            pa.array(ids, pa.int64()),
-            pa.array([i % 100_000 for i in ids], pa.int32()),
-            pa.array([i * 0.5 for i in ids], pa.float64()),
-            pa.array([f"name-{i}" for i in ids], pa.string()),
-            pa.array([(i + TS_BASE) * 1_000_000 for i in ids], pa.timestamp("us", tz="UTC")),
-            pa.array([[f"t{i % 10}", f"g{i % 7}"] for i in ids], pa.list_(pa.string())),
-            nested,
-        ],
-        schema=schema,
-    )
+    arrays = {"_id": pa.array(ids, pa.int64()), **_arrow_scalars(ids), "nested": nested}
+    return pa.record_batch([arrays[name] for name in schema.names], schema=schema)
 
 
 def mongo_arrow_bytes_per_row(sample: int = 50_000) -> float:
