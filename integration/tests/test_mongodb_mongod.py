@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conformance.streams import run_available_now
+from conformance.streams import into_parquet, run_available_now
 from mongodb_support import unique
 
 URI = os.environ.get("SPARK_DS_MONGOD_URI", "")
@@ -65,17 +65,18 @@ def collection(mongod: Any, target: dict[str, str]) -> Any:
     return mongod[target["database"]][target["collection"]]
 
 
-def start_change_stream(spark: Any, opts: dict[str, str], out: Path, checkpoint: Path) -> Any:
-    return (
+def start_change_stream(
+    spark: Any, opts: dict[str, str], out: Path, checkpoint: Path, **trigger: Any
+) -> Any:
+    """A change-stream read into Parquet; by default triggered every 200 ms."""
+    frame = (
         spark.readStream.format("mongodb")
         .schema(STREAM_SCHEMA)
         .options(**opts, **{"stream.mode": "changeStream"})
         .load()
-        .writeStream.format("parquet")
-        .option("path", str(out))
-        .option("checkpointLocation", str(checkpoint))
-        .trigger(processingTime="200 milliseconds")
-        .start()
+    )
+    return into_parquet(
+        frame, out, checkpoint, **(trigger or {"processingTime": "200 milliseconds"})
     )
 
 
@@ -118,18 +119,9 @@ def test_change_stream_resumes_after_its_checkpointed_token(spark, mongod, targe
     # Events while the query is down are read from the checkpointed resume token.
     events.insert_many([{"_id": i, "v": f"v{i}"} for i in range(50, 80)])
     events.delete_one({"_id": 0})  # no fullDocument: not a row
-    query = (
-        spark.readStream.format("mongodb")
-        .schema(STREAM_SCHEMA)
-        .options(**options(target), **{"stream.mode": "changeStream"})
-        .load()
-        .writeStream.format("parquet")
-        .option("path", str(out))
-        .option("checkpointLocation", str(checkpoint))
-        .trigger(availableNow=True)
-        .start()
+    run_available_now(
+        start_change_stream(spark, options(target), out, checkpoint, availableNow=True)
     )
-    run_available_now(query)
     assert landed(spark, out) == [(i, f"v{i}") for i in range(80)]
 
 
@@ -180,17 +172,8 @@ def test_change_stream_admission_control_splits_events_exactly(spark, mongod, ta
     finally:
         query.stop()
     events.insert_many([{"_id": i, "v": f"v{i}"} for i in range(30)])
-    query = (
-        spark.readStream.format("mongodb")
-        .schema(STREAM_SCHEMA)
-        .options(**options(target, maxRowsPerTrigger=7), **{"stream.mode": "changeStream"})
-        .load()
-        .writeStream.format("parquet")
-        .option("path", str(out))
-        .option("checkpointLocation", str(checkpoint))
-        .trigger(availableNow=True)
-        .start()
-    )
+    opts = options(target, maxRowsPerTrigger=7)
+    query = start_change_stream(spark, opts, out, checkpoint, availableNow=True)
     run_available_now(query)
     batches = [p["numInputRows"] for p in query.recentProgress if p["numInputRows"] > 0]
     assert batches == [7, 7, 7, 7, 2], batches

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conformance.streams import run_available_now
+from conformance.streams import into_parquet, run_available_now
 from mongodb_support import connector_options, unique
 
 pytestmark = pytest.mark.services
@@ -40,17 +40,8 @@ def insert(mongo: Any, target: dict[str, str], ids: range, at: Any = None) -> No
 
 
 def run(spark: Any, options: dict[str, str], out: Path, checkpoint: Path, **extra: str) -> Any:
-    query = (
-        spark.readStream.format("mongodb")
-        .schema(SCHEMA)
-        .options(**options, **extra)
-        .load()
-        .writeStream.format("parquet")
-        .option("path", str(out))
-        .option("checkpointLocation", str(checkpoint))
-        .trigger(availableNow=True)
-        .start()
-    )
+    frame = spark.readStream.format("mongodb").schema(SCHEMA).options(**options, **extra).load()
+    query = into_parquet(frame, out, checkpoint)
     run_available_now(query)
     return query
 

@@ -24,6 +24,18 @@ def write_parquet(spark: Any, frame: Any, directory: Path, name: str) -> None:
     part.rename(directory / name)
 
 
+def into_parquet(frame: Any, out: Path, checkpoint: Path, **trigger: Any) -> Any:
+    """Starts a query writing the streaming ``frame`` as Parquet into ``out`` (whose
+    metadata log lists only committed files), with ``trigger`` (default availableNow)."""
+    return (
+        frame.writeStream.format("parquet")
+        .option("path", str(out))
+        .option("checkpointLocation", str(checkpoint))
+        .trigger(**(trigger or {"availableNow": True}))
+        .start()
+    )
+
+
 def run_available_now(query: Any, timeout_s: int = 300) -> None:
     """Waits for an ``availableNow`` query to finish and fails on its error."""
     finished = query.awaitTermination(timeout_s)

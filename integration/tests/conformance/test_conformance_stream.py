@@ -9,7 +9,7 @@ import pytest
 
 from .connectors import ConnectorUnderTest
 from .standard import spark_rows
-from .streams import forget_last_commit, run_available_now, write_parquet
+from .streams import forget_last_commit, into_parquet, run_available_now, write_parquet
 
 pytestmark = pytest.mark.services
 
@@ -69,15 +69,7 @@ def test_stream_read_delivers_every_row_once_across_restarts(spark, connector, t
     options = connector.options(target)
 
     def run() -> None:
-        query = (
-            connector.stream_read(spark, options)
-            .writeStream.format("parquet")
-            .option("path", str(out))
-            .option("checkpointLocation", str(checkpoint))
-            .trigger(availableNow=True)
-            .start()
-        )
-        run_available_now(query)
+        run_available_now(into_parquet(connector.stream_read(spark, options), out, checkpoint))
 
     first, second = connector.standard(spark, 0, 30), connector.standard(spark, 30, 60)
     first.write.format(connector.name).options(**options).mode("append").save()
