@@ -9,13 +9,12 @@ per-task summary lines (logged at INFO, collected from every Python worker throu
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from cassandra_support import connector_options, cql_session, create_keyspace, unique
+from fault_support import Background
 
 pytestmark = [pytest.mark.services, pytest.mark.faults]
 
@@ -79,32 +78,6 @@ def proxied_options(env, toxiproxy, keyspace: str, table: str) -> dict[str, str]
     )
 
 
-class Background:
-    """Runs ``action`` on a thread once the job's first task runs plus FAULT_AFTER_S;
-    ``join()`` re-raises what it raised."""
-
-    def __init__(self, spark, action: Callable[[], None]) -> None:
-        self.error: BaseException | None = None
-        self.landed_at: float | None = None
-
-        def run() -> None:
-            try:
-                wait_for_a_running_task(spark)
-                time.sleep(FAULT_AFTER_S)
-                self.landed_at = time.monotonic()
-                action()
-            except BaseException as error:  # handed to the test thread by join()
-                self.error = error
-
-        self.thread = threading.Thread(target=run, daemon=True)
-        self.thread.start()
-
-    def join(self) -> None:
-        self.thread.join()
-        if self.error is not None:
-            raise self.error
-
-
 def wait_for_a_running_task(spark, timeout_s: float = 120) -> None:
     tracker = spark.sparkContext.statusTracker()
     deadline = time.monotonic() + timeout_s
@@ -127,7 +100,7 @@ def cut_connections_for(spark, toxiproxy, proxy: str, seconds: float) -> Backgro
         toxiproxy.enable(proxy)
         toxiproxy.remove_toxic(proxy, toxic)
 
-    return Background(spark, fault)
+    return Background(lambda: wait_for_a_running_task(spark), fault, FAULT_AFTER_S)
 
 
 def assert_fault_was_ridden_out(task_log, task_prefix: str, tasks: int) -> None:
@@ -191,7 +164,10 @@ def test_cassandra_restart_mid_read_and_write_is_ridden_out(
     )
 
     def restart_mid_job() -> Background:
-        return Background(spark, lambda: services_env.restart("cassandra"))
+        def restart() -> None:
+            services_env.restart("cassandra")
+
+        return Background(lambda: wait_for_a_running_task(spark), restart, FAULT_AFTER_S)
 
     read = (
         spark.read.format("cassandra")

@@ -11,13 +11,13 @@ through ``SPARK_DS_LOG_FILE``, see conftest) must count retries, and their rows 
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from fault_support import Background
 from mongodb_support import connector_options, unique
 
 pytestmark = [pytest.mark.services, pytest.mark.faults]
@@ -105,28 +105,9 @@ def proxy(env: dict[str, Any], toxiproxy: Any, database: str) -> Proxy:
     return Proxy(env, toxiproxy, database)
 
 
-class Background:
-    """Runs ``action`` on a thread FAULT_AFTER_S after a task of the job opened its cursor
-    or writer; ``join()`` re-raises what it raised."""
-
-    def __init__(self, task_log: Any, action: Callable[[], None]) -> None:
-        self.error: BaseException | None = None
-
-        def run() -> None:
-            try:
-                wait_for_a_task_at_work(task_log)
-                time.sleep(FAULT_AFTER_S)
-                action()
-            except BaseException as error:  # handed to the test thread by join()
-                self.error = error
-
-        self.thread = threading.Thread(target=run, daemon=True)
-        self.thread.start()
-
-    def join(self) -> None:
-        self.thread.join()
-        if self.error is not None:
-            raise self.error
+def mid_job(task_log: Any, action: Callable[[], None]) -> Background:
+    """``action`` once a task of the job is at work, plus FAULT_AFTER_S."""
+    return Background(lambda: wait_for_a_task_at_work(task_log), action, FAULT_AFTER_S)
 
 
 def wait_for_a_task_at_work(task_log: Any, timeout_s: float = 120) -> None:
@@ -174,7 +155,7 @@ def test_connection_cut_mid_read_resumes_exactly(
     df = read(spark, proxy.options(source))
     tasks = df.rdd.getNumPartitions()
     task_log.mark()
-    fault = Background(task_log, lambda: proxy.cut_for(2))
+    fault = mid_job(task_log, lambda: proxy.cut_for(2))
     got = Counter(tuple(r) for r in df.collect())
     fault.join()
     assert got == expected_rows()
@@ -198,7 +179,7 @@ def test_a_read_that_cannot_resume_exactly_fails_clearly(
         proxy.cut_for(1)
 
     task_log.mark()
-    fault = Background(task_log, change_then_cut)
+    fault = mid_job(task_log, change_then_cut)
     with pytest.raises(Exception, match=r"the collection changed during the read") as raised:
         df.collect()
     fault.join()
@@ -214,7 +195,7 @@ def test_connection_cut_mid_insert_writes_exactly(
     df = spark.range(WRITE_ROWS).selectExpr("CAST(id AS INT) AS n", "repeat('y', 100) AS payload")
     tasks = df.rdd.getNumPartitions()
     task_log.mark()
-    fault = Background(task_log, lambda: proxy.cut_for(2))
+    fault = mid_job(task_log, lambda: proxy.cut_for(2))
     options = proxy.options(coll, operationType="insert", **WRITE_PACING)
     df.write.format("mongodb").options(**options).mode("append").save()
     fault.join()
@@ -235,7 +216,7 @@ def test_connection_cut_mid_upsert_writes_exactly(
     df = spark.range(UPSERT_ROWS).selectExpr("CAST(id AS INT) AS _id", "'new' AS v")
     tasks = df.rdd.getNumPartitions()
     task_log.mark()
-    fault = Background(task_log, lambda: proxy.cut_for(2))
+    fault = mid_job(task_log, lambda: proxy.cut_for(2))
     options = proxy.options(coll, operationType="replace", maxBatchSize="20")
     df.write.format("mongodb").options(**options).mode("append").save()
     fault.join()

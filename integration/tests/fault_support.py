@@ -1,0 +1,34 @@
+"""What the fault tests share: a fault started on a thread once the job is at work."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+
+class Background:
+    """Runs ``action`` on a thread once ``wait()`` returns (the job is at work) plus
+    ``after_s`` seconds; ``landed_at`` is when the action started, and ``join()`` re-raises
+    what it raised."""
+
+    def __init__(self, wait: Callable[[], None], action: Callable[[], None], after_s: float):
+        self.error: BaseException | None = None
+        self.landed_at: float | None = None
+
+        def run() -> None:
+            try:
+                wait()
+                time.sleep(after_s)
+                self.landed_at = time.monotonic()
+                action()
+            except BaseException as error:  # handed to the test thread by join()
+                self.error = error
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+
+    def join(self) -> None:
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
