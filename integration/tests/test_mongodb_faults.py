@@ -1,5 +1,5 @@
-"""MongoDB reads and writes ride out faults: connections cut through Toxiproxy mid-read and
-mid-write give exact results (no loss, no duplicate) or a
+"""MongoDB reads and writes ride out faults: connections cut through Toxiproxy and a restart of
+the harness's server, mid-read and mid-write, give exact results (no loss, no duplicate) or a
 clear failure, never a hang or a partial write reported as success.
 
 Connections go through a Toxiproxy proxy to FerretDB. Its ``latency`` toxic paces every job
@@ -35,6 +35,13 @@ PACING_MS = 50
 READ_PACING = {"batchSize": "100"}
 WRITE_PACING = {"maxBatchSize": "100", "concurrentWrites": "2"}
 RETRY_BUDGET_MS = 60_000
+# A restart of the harness's FerretDB, through a loaded machine: this budget (and an
+# attempt limit that never binds first) rides it out.
+RESTART_BUDGET_MS = 120_000
+# While the server restarts, requests wait in the proxy this long at most (the hold is lifted
+# as soon as the server is back); a task's next request is held within a pacing delay.
+HOLD_MS = 600_000
+HOLD_SETTLE_S = 0.5
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +105,16 @@ class Proxy:
         time.sleep(seconds)
         self.toxiproxy.enable(self.name)
         self.toxiproxy.remove_toxic(self.name, toxic)
+
+    def held_during(self, action: Callable[[], None]) -> None:
+        """Runs `action` while requests wait in the proxy (replies still flow): a task at
+        work is then waiting on the server throughout, so it cannot finish first."""
+        toxic = self.toxiproxy.latency(self.name, HOLD_MS, stream="upstream")
+        try:
+            time.sleep(HOLD_SETTLE_S)
+            action()
+        finally:
+            self.toxiproxy.remove_toxic(self.name, toxic)
 
 
 @pytest.fixture
@@ -223,3 +240,54 @@ def test_connection_cut_mid_upsert_writes_exactly(
     stored = {d["_id"]: d for d in mongo[database][coll].find()}
     assert stored == {i: {"_id": i, "v": "new"} for i in range(UPSERT_ROWS)}
     assert_fault_was_ridden_out(task_log, f"write {database}.{coll}", tasks=tasks, rows=UPSERT_ROWS)
+
+
+def test_server_restart_mid_read_and_mid_write_is_ridden_out(
+    spark: Any,
+    services_env: Any,
+    mongo: Any,
+    database: str,
+    proxy: Proxy,
+    *,
+    source: str,
+    task_log: Any,
+) -> None:
+    """Expected outcome: success with exact data. Once a task is at work, its requests are
+    held in the proxy and the server restarts: the held request meets a closed connection
+    and a new server (cursors gone), so the restart lands mid-job every time. The retry
+    budget set here outlasts the restart, so neither job may fail."""
+    budget = {"retryMaxElapsedMs": RESTART_BUDGET_MS, "retryMaxAttempts": 100}
+
+    def restart_mid_job() -> Background:
+        def restart() -> None:
+            proxy.held_during(lambda: services_env.restart("mongodb"))
+
+        return Background(lambda: wait_for_a_task_at_work(task_log), restart, 0)
+
+    df = read(spark, proxy.options(source, **budget))
+    tasks = df.rdd.getNumPartitions()
+    task_log.mark()
+    started = time.monotonic()
+    restart = restart_mid_job()
+    got = Counter(tuple(r) for r in df.collect())
+    restart.join()
+    elapsed = time.monotonic() - started
+    assert got == expected_rows()
+    # The budget bounds each resume; a hang would run far past it.
+    assert elapsed < RESTART_BUDGET_MS / 1000 + 60, f"read took {elapsed:.0f} s"
+    assert_fault_was_ridden_out(task_log, "read partition", tasks=tasks, rows=READ_ROWS)
+
+    coll = unique("restart")
+    write = spark.range(WRITE_ROWS).selectExpr("CAST(id AS INT) AS n", "'z' AS payload")
+    tasks = write.rdd.getNumPartitions()
+    task_log.mark()
+    started = time.monotonic()
+    restart = restart_mid_job()
+    options = proxy.options(coll, operationType="insert", **WRITE_PACING, **budget)
+    write.write.format("mongodb").options(**options).mode("append").save()
+    restart.join()
+    elapsed = time.monotonic() - started
+    assert elapsed < RESTART_BUDGET_MS / 1000 + 60, f"write took {elapsed:.0f} s"
+    stored = Counter(d["n"] for d in mongo[database][coll].find({}, {"n": 1}))
+    assert stored == Counter(range(WRITE_ROWS))  # success means every row, once
+    assert_fault_was_ridden_out(task_log, f"write {database}.{coll}", tasks=tasks, rows=WRITE_ROWS)
