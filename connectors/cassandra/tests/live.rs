@@ -25,39 +25,14 @@ use spark_ds_core::runtime::block_on;
 mod spelling;
 use spelling::spark_ddl;
 
-fn env() -> serde_json::Value {
-    // The harness's env file: explicit, else in its state dir, else the default state dir.
-    let path = std::env::var("SPARK_DS_SERVICES_ENV").unwrap_or_else(|_| {
-        let state = std::env::var("SPARK_DS_SERVICES_HOME")
-            .unwrap_or_else(|_| format!("{}/../../.services", env!("CARGO_MANIFEST_DIR")));
-        format!("{state}/env.json")
-    });
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!("cannot read {path} ({e}): run `integration/services.sh up cassandra` first")
-    });
-    serde_json::from_str(&text).unwrap()
-}
-
 fn opts(extra: &[(&str, &str)]) -> Vec<(String, String)> {
-    let e = env();
-    let c = &e["cassandra"];
-    let mut v = vec![
-        ("host".to_string(), c["host"].as_str().unwrap().to_string()),
-        ("port".to_string(), c["port"].to_string()),
-        (
-            "username".to_string(),
-            c["username"].as_str().unwrap().to_string(),
-        ),
-        (
-            "password".to_string(),
-            c["password"].as_str().unwrap().to_string(),
-        ),
-        (
-            "localdc".to_string(),
-            c["datacenter"].as_str().unwrap().to_string(),
-        ),
-        ("connecttimeoutms".to_string(), "10000".to_string()),
-    ];
+    let datacenter = spark_ds_test_env::env()["cassandra"]["datacenter"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut v = spark_ds_test_env::connection_options("cassandra");
+    v.push(("localdc".to_string(), datacenter));
+    v.push(("connecttimeoutms".to_string(), "10000".to_string()));
     for (k, val) in extra {
         v.retain(|(kk, _)| kk != &k.to_lowercase());
         v.push((k.to_lowercase(), val.to_string()));
@@ -71,15 +46,7 @@ fn cfg(extra: &[(&str, &str)]) -> Config {
 
 /// A fresh keyspace per test run.
 fn keyspace(tag: &str) -> String {
-    let ks = format!(
-        "sdc_{tag}_{}_{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis()
-            % 1_000_000
-    );
+    let ks = spark_ds_test_env::unique(&format!("sdc_{tag}"), 1_000_000);
     cql(&format!(
         "CREATE KEYSPACE {ks} WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': 1}}"
     ));
@@ -557,7 +524,7 @@ fn errors_are_clear() {
 #[test]
 #[ignore = "needs the harness Cassandra: make rust-test"]
 fn mutual_tls_with_the_harness_certificates() {
-    let e = env();
+    let e = spark_ds_test_env::env();
     let tls = |k: &str| e["tls"][k].as_str().unwrap().to_string();
     let (ca, cert, key) = (tls("ca"), tls("client_cert"), tls("client_key"));
     let c = cfg(&[

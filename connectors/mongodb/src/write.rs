@@ -787,26 +787,17 @@ mod tests {
 
     use super::*;
 
-    /// The harness's server (`integration/services.sh up mongodb`), from its env.json.
+    /// The harness's server (`integration/services.sh up mongodb`).
     fn live_cfg(collection: &str) -> Config {
-        let state = std::env::var("SPARK_DS_SERVICES_HOME")
-            .unwrap_or_else(|_| format!("{}/../../.services", env!("CARGO_MANIFEST_DIR")));
-        let path = format!("{state}/env.json");
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-            panic!("cannot read {path} ({e}): run `integration/services.sh up mongodb` first")
-        });
-        let env: serde_json::Value = serde_json::from_str(&text).unwrap();
-        let m = &env["mongodb"];
-        let raw = [
-            ("host", m["host"].as_str().unwrap().to_string()),
-            ("port", m["port"].to_string()),
-            ("username", m["username"].as_str().unwrap().to_string()),
-            ("password", m["password"].as_str().unwrap().to_string()),
-            ("database", "sdm_write".to_string()),
-            ("collection", collection.to_string()),
-            ("operationtype", "insert".to_string()),
-        ];
-        let raw: Vec<(String, String)> = raw.into_iter().map(|(k, v)| (k.into(), v)).collect();
+        let mut raw = spark_ds_test_env::connection_options("mongodb");
+        raw.extend(
+            [
+                ("database", "sdm_write"),
+                ("collection", collection),
+                ("operationtype", "insert"),
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
         Config::parse(&raw).unwrap()
     }
 

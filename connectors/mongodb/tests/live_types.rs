@@ -25,36 +25,16 @@ use spark_ds_mongodb::options::ParseMode;
 use spark_ds_mongodb::to_arrow::BatchBuilder;
 use spark_ds_mongodb::{Config, client, describe, parse_config};
 
-fn env() -> serde_json::Value {
-    let path = std::env::var("SPARK_DS_SERVICES_ENV").unwrap_or_else(|_| {
-        let state = std::env::var("SPARK_DS_SERVICES_HOME")
-            .unwrap_or_else(|_| format!("{}/../../.services", env!("CARGO_MANIFEST_DIR")));
-        format!("{state}/env.json")
-    });
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!("cannot read {path} ({e}): run `integration/services.sh up mongodb` first")
-    });
-    serde_json::from_str(&text).unwrap()
-}
-
 fn cfg(collection: &str, extra: &[(&str, &str)]) -> Config {
-    let e = env();
-    let m = &e["mongodb"];
-    let mut v = vec![
-        ("host".to_string(), m["host"].as_str().unwrap().to_string()),
-        ("port".to_string(), m["port"].to_string()),
-        (
-            "username".to_string(),
-            m["username"].as_str().unwrap().to_string(),
-        ),
-        (
-            "password".to_string(),
-            m["password"].as_str().unwrap().to_string(),
-        ),
-        ("database".to_string(), "sdm_types".to_string()),
-        ("collection".to_string(), collection.to_string()),
-        ("connecttimeoutms".to_string(), "10000".to_string()),
-    ];
+    let mut v = spark_ds_test_env::connection_options("mongodb");
+    v.extend(
+        [
+            ("database", "sdm_types"),
+            ("collection", collection),
+            ("connecttimeoutms", "10000"),
+        ]
+        .map(|(k, val)| (k.to_string(), val.to_string())),
+    );
     for (k, val) in extra {
         v.push((k.to_lowercase(), val.to_string()));
     }
@@ -63,15 +43,7 @@ fn cfg(collection: &str, extra: &[(&str, &str)]) -> Config {
 
 /// A collection name no other run uses.
 fn unique(tag: &str) -> String {
-    format!(
-        "{tag}_{}_{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis()
-            % 10_000_000
-    )
+    spark_ds_test_env::unique(tag, 10_000_000)
 }
 
 fn insert(cfg: &Config, docs: Vec<Document>) {
