@@ -53,6 +53,11 @@ class ConnectorUnderTest:
     """Standard columns the system's server cannot store, and why: left out of its rows."""
     creates_target_on_write: ClassVar[bool] = False
     """A write to a target that does not exist creates it (MongoDB collections)."""
+    non_finite_floats: ClassVar[str | None] = None
+    """Why the system's server cannot store NaN and ±Infinity, if it cannot."""
+    pushdown_prunes_partitions: ClassVar[bool] = True
+    """A pushed key filter plans fewer partitions (Cassandra's token ranges); otherwise the
+    plan keeps its ranges and the server returns fewer rows (MongoDB's `$match`)."""
     schemaless: ClassVar[bool] = False
     """The system keeps no column types (a stored DATE reads back as a timestamp, a MAP as
     a struct): reads of the standard rows are given their schema."""
@@ -226,8 +231,12 @@ def _from_driver(value: Any) -> Any:
 class MongoDB(ConnectorUnderTest):
     name = "mongodb"
     services = ("mongodb",)
-    capabilities = frozenset({"batch_read", "batch_write", "stream_write", "stream_read"})
+    capabilities = frozenset(
+        {"batch_read", "batch_write", "stream_write", "stream_read", "pushdown"}
+    )
     overwrite_options: ClassVar[dict[str, str]] = {"overwriteStrategy": "deleteAll"}
+    pushdown_prunes_partitions = False
+    non_finite_floats = "FerretDB (the harness's server) stores no NaN or ±Infinity"
     misspelled_option = ("colection", "collection")
     bad_values: ClassVar[list[tuple[str, str, list[str]]]] = [
         ("partitioner", "random", ["single", "paginateBySize", "paginateIntoPartitions"]),
