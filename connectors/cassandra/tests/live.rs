@@ -26,18 +26,11 @@ mod spelling;
 use spelling::spark_ddl;
 
 fn opts(extra: &[(&str, &str)]) -> Vec<(String, String)> {
-    let datacenter = spark_ds_test_env::env()["cassandra"]["datacenter"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let mut v = spark_ds_test_env::connection_options("cassandra");
-    v.push(("localdc".to_string(), datacenter));
-    v.push(("connecttimeoutms".to_string(), "10000".to_string()));
-    for (k, val) in extra {
-        v.retain(|(kk, _)| kk != &k.to_lowercase());
-        v.push((k.to_lowercase(), val.to_string()));
-    }
-    v
+    let env = spark_ds_test_env::env();
+    let datacenter = env["cassandra"]["datacenter"].as_str().unwrap();
+    let mut all = vec![("localdc", datacenter), ("connecttimeoutms", "10000")];
+    all.extend_from_slice(extra);
+    spark_ds_test_env::options("cassandra", &all)
 }
 
 fn cfg(extra: &[(&str, &str)]) -> Config {

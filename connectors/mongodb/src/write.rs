@@ -789,16 +789,12 @@ mod tests {
 
     /// The harness's server (`integration/services.sh up mongodb`).
     fn live_cfg(collection: &str) -> Config {
-        let mut raw = spark_ds_test_env::connection_options("mongodb");
-        raw.extend(
-            [
-                ("database", "sdm_write"),
-                ("collection", collection),
-                ("operationtype", "insert"),
-            ]
-            .map(|(k, v)| (k.to_string(), v.to_string())),
-        );
-        Config::parse(&raw).unwrap()
+        let extra = [
+            ("database", "sdm_write"),
+            ("collection", collection),
+            ("operationtype", "insert"),
+        ];
+        Config::parse(&spark_ds_test_env::options("mongodb", &extra)).unwrap()
     }
 
     async fn shared(cfg: &Config, ignore_duplicates: bool) -> Shared {

@@ -26,19 +26,13 @@ use spark_ds_mongodb::to_arrow::BatchBuilder;
 use spark_ds_mongodb::{Config, client, describe, parse_config};
 
 fn cfg(collection: &str, extra: &[(&str, &str)]) -> Config {
-    let mut v = spark_ds_test_env::connection_options("mongodb");
-    v.extend(
-        [
-            ("database", "sdm_types"),
-            ("collection", collection),
-            ("connecttimeoutms", "10000"),
-        ]
-        .map(|(k, val)| (k.to_string(), val.to_string())),
-    );
-    for (k, val) in extra {
-        v.push((k.to_lowercase(), val.to_string()));
-    }
-    parse_config(&v).unwrap()
+    let mut all = vec![
+        ("database", "sdm_types"),
+        ("collection", collection),
+        ("connecttimeoutms", "10000"),
+    ];
+    all.extend_from_slice(extra);
+    parse_config(&spark_ds_test_env::options("mongodb", &all)).unwrap()
 }
 
 /// A collection name no other run uses.

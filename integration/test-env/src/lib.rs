@@ -36,6 +36,18 @@ pub fn connection_options(service: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// `connection_options(service)` followed by `extra`, keys lowercased; an extra replaces an
+/// option of the same name.
+pub fn options(service: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut options = connection_options(service);
+    for (key, value) in extra {
+        let key = key.to_lowercase();
+        options.retain(|(k, _)| *k != key);
+        options.push((key, value.to_string()));
+    }
+    options
+}
+
 /// A name no other run uses: `tag`, the process id and the clock, kept under `modulo`.
 pub fn unique(tag: &str, modulo: u128) -> String {
     let millis = std::time::SystemTime::now()
