@@ -159,7 +159,13 @@ SYSTEMS = {s.name: s for s in (CASSANDRA, MONGODB)}
 SYS: System = CASSANDRA
 
 
+# The operations this run measures (`--ops`), chosen once in main(); empty means all.
+WANTED_OPS: tuple[str, ...] = ()
+
+
 def has_op(name: str, op: str) -> bool:
+    if WANTED_OPS and op not in WANTED_OPS:
+        return False
     return op in SYS.ops and (op != "stream" or name in SYS.streaming)
 
 
@@ -271,11 +277,12 @@ class Mongo:
         self.db.drop_collection(collection)
 
     def count(self, collection: str, rows: int) -> int | None:
-        """Documents in the collection: counted up to 200k, estimated (metadata) above."""
+        """Documents in the collection: counted up to 200k, from `collStats` above (FerretDB
+        answers `estimated_document_count` with a full scan, ~90 s per 1M documents)."""
         coll = self.db[collection]
         if rows <= 200_000:
             return int(coll.count_documents({}))
-        return int(coll.estimated_document_count())
+        return int(self.db.command("collStats", collection)["count"])
 
     def close(self) -> None:
         self.client.close()
@@ -530,15 +537,9 @@ def run(plan: Plan, cfg: dict[str, Any]) -> dict[str, Any]:  # noqa: PLR0912
         rate: dict[tuple[str, str], float] = {}
         for size_index, rows in enumerate(sizes):
             src = f"src_{rows}"
-            loader = next((c for c in SYS.loaders if c in live), None)
-            if loader is None:
-                raise RuntimeError("no contender can load the source table")
-            log(f"loading {rows:,} rows into {src} with {loader}")
-            t0 = time.perf_counter()
-            r = live[loader].run({"op": "write", "rows": rows, "table": src})
-            if "error" in r:
-                raise RuntimeError(f"loading {src} failed: {r['error']}")
-            log(f"loaded in {time.perf_counter() - t0:.1f} s")
+            # Only reads need the source table: a write-only run skips loading it.
+            if any(has_op(name, "read") for name in live):
+                load_source(live, rows, src)
             settled = db.settle()
             if settled:
                 log(f"compactions settled in {settled:.1f} s")
@@ -742,10 +743,11 @@ def report(data: dict[str, Any], md_path: Path, png_path: Path) -> str:  # noqa:
             "recommendation). Connectors run with their default options, except: writes use "
             "`operationType=insert` (spark-ds and mongo-spark default to `replace`, an upsert "
             "FerretDB runs as an update at ~15 ms a document); mongo-spark reads with "
-            "`PaginateIntoPartitionsPartitioner` into 2 partitions (one per core; its default "
-            "is 64) and is given the schema (its default partitioner and schema inference "
-            "need `$sample`, which FerretDB lacks; FerretDB drops the connection on the "
-            "`collStats` of `PaginateBySizePartitioner`); the Python sources are "
+            "`SinglePartitionPartitioner`, the plan spark-ds picks on FerretDB (its paging "
+            "partitioners cost a full scan per range there: 2 partitions of 100k took ~115 s "
+            "against ~25 s for one scan), and is given the schema (its default partitioner and "
+            "schema inference need `$sample`, which FerretDB lacks; FerretDB drops the "
+            "connection on the `collStats` of `PaginateBySizePartitioner`); the Python sources are "
             "given the schema too, spark-ds infers it (its default, one sampling query per "
             "read)."
         )
@@ -942,6 +944,18 @@ def chart(summary: dict, sizes: list[int], names: list[str], path: Path) -> None
     plt.close(fig)
 
 
+def load_source(live: dict[str, Any], rows: int, src: str) -> None:
+    loader = next((c for c in SYS.loaders if c in live), None)
+    if loader is None:
+        raise RuntimeError("no contender can load the source table")
+    log(f"loading {rows:,} rows into {src} with {loader}")
+    t0 = time.perf_counter()
+    r = live[loader].run({"op": "write", "rows": rows, "table": src})
+    if "error" in r:
+        raise RuntimeError(f"loading {src} failed: {r['error']}")
+    log(f"loaded in {time.perf_counter() - t0:.1f} s")
+
+
 def main() -> int:  # noqa: PLR0912
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("system", nargs="?", default="cassandra", help="cassandra (default) or mongodb")
@@ -952,6 +966,7 @@ def main() -> int:  # noqa: PLR0912
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--only", default="", help="comma-separated contenders to run")
     ap.add_argument("--skip", default="", help="comma-separated contenders to leave out")
+    ap.add_argument("--ops", default="", help="comma-separated operations to measure (default all)")
     ap.add_argument(
         "--warmup",
         choices=["each", "first", "none"],
@@ -976,6 +991,11 @@ def main() -> int:  # noqa: PLR0912
         print(f"bench: no benchmark for `{a.system}` (one of: {known})", file=sys.stderr)
         return 2
     SYS = SYSTEMS[a.system]
+    global WANTED_OPS  # noqa: PLW0603 - chosen once, before anything runs
+    WANTED_OPS = tuple(op for op in a.ops.split(",") if op)
+    if bad := [op for op in WANTED_OPS if op not in SYS.ops]:
+        print(f"bench: --ops {bad}: {SYS.name} measures {', '.join(SYS.ops)}", file=sys.stderr)
+        return 2
     # MongoDB's defaults make the 1M run (README): FerretDB's minutes-long reads need a
     # larger budget, and warm-ups at 1M would add an hour.
     mongo = SYS is MONGODB
