@@ -177,8 +177,8 @@ spark_ds_core::options! {
         ordered: Flag = "ordered", default "true";
         /// Documents per bulk write command.
         max_batch_size: Count<1, 100_000> = "maxBatchSize", default "512";
-        /// Bulk writes in flight per task.
-        concurrent_writes: Count<1, 64> = "concurrentWrites", default "2";
+        /// Bulk writes in flight per task; the next bulk is built while one is in flight. Spark's tasks already write in parallel: raise it for a server with cores to spare (a single-writer server such as FerretDB on SQLite gets slower).
+        concurrent_writes: Count<1, 64> = "concurrentWrites", default "1";
         /// Write concern `w`: a number of members or `majority` (default: the server's).
         write_concern_w: Text = "writeConcern.w";
         /// Write concern `j`: wait for the journal (`true`/`false`; default: the server's).
