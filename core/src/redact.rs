@@ -57,6 +57,45 @@ pub fn register_secret(value: &str) {
     }
 }
 
+/// Remember the password inside a connection URI (`scheme://user:password@host/…`), as
+/// written and percent-decoded: a driver message may quote the user info without the URI.
+pub fn register_uri_password(uri: &str) {
+    let Some(rest) = uri.split_once("://").map(|(_, r)| r) else {
+        return;
+    };
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    if let Some((userinfo, _)) = authority.rsplit_once('@')
+        && let Some((_, password)) = userinfo.split_once(':')
+        && !password.is_empty()
+    {
+        register_secret(password);
+        if let Some(decoded) = percent_decode(password) {
+            register_secret(&decoded);
+        }
+    }
+}
+
+/// `%XX` escapes decoded, or `None` when there are none (or they are malformed).
+pub fn percent_decode(s: &str) -> Option<String> {
+    if !s.contains('%') {
+        return None;
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 /// Remember a word users need to read in messages (the system name, a keyspace or table
 /// name): a secret equal to it is masked only where it stands as a credential.
 pub fn register_public(word: &str) {
@@ -251,6 +290,17 @@ mod tests {
         );
         assert_eq!(redact("http://host:8080/path"), "http://host:8080/path");
         assert_eq!(redact("no uri here"), "no uri here");
+    }
+
+    #[test]
+    fn a_uri_password_is_registered_as_written_and_decoded() {
+        register_uri_password("amqp://user:pa%24%24-word-77@host:5672/v?x=1");
+        let masked = redact("refused pa$$-word-77 (pa%24%24-word-77) for user");
+        assert!(!masked.contains("word-77"), "{masked}");
+        assert!(masked.contains("user"), "{masked}");
+        assert_eq!(percent_decode("a%2Fb").as_deref(), Some("a/b"));
+        assert_eq!(percent_decode("plain"), None);
+        assert_eq!(percent_decode("bad%zz"), None);
     }
 
     #[test]

@@ -260,7 +260,7 @@ impl Config {
         tls.check(SYSTEM)?;
         let own = MongoOptions::from_options(&o)?;
         if let Some(uri) = &own.uri {
-            register_uri_password(uri.expose());
+            redact::register_uri_password(uri.expose());
         }
         let journal = match own.write_concern_journal.as_deref() {
             None => None,
@@ -340,45 +340,6 @@ impl Config {
     pub fn partition_field(&self) -> &str {
         self.own.partition_field.as_deref().unwrap_or("_id")
     }
-}
-
-/// A password inside a connection string is a secret even when the whole URI never shows:
-/// a driver message may quote the user info alone.
-fn register_uri_password(uri: &str) {
-    let Some(rest) = uri.split_once("://").map(|(_, r)| r) else {
-        return;
-    };
-    let authority = rest.split(['/', '?']).next().unwrap_or("");
-    if let Some((userinfo, _)) = authority.rsplit_once('@')
-        && let Some((_, password)) = userinfo.split_once(':')
-        && !password.is_empty()
-    {
-        redact::register_secret(password);
-        if let Some(decoded) = percent_decode(password) {
-            redact::register_secret(&decoded);
-        }
-    }
-}
-
-/// `%XX` escapes decoded, or `None` when there are none (or they are malformed).
-fn percent_decode(s: &str) -> Option<String> {
-    if !s.contains('%') {
-        return None;
-    }
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = s.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]
