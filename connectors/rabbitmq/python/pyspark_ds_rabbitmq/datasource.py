@@ -1,14 +1,29 @@
-"""The `rabbitmq` data source. Its reader and writer arrive with the connector's own release."""
+"""The `rabbitmq` data source: declarations over the shared native-backed classes."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ._shared.base import Connector
-from ._shared.preview import PreviewDataSource
+from ._shared.datasource import NativeDataSource
+from ._shared.stream_reader import NativeStreamReader
+from ._shared.writer import arrow_schema
+
+if TYPE_CHECKING:
+    from pyspark.sql.datasource import DataSourceStreamReader
+    from pyspark.sql.types import StructType
 
 CONNECTOR = Connector(system="rabbitmq", native="pyspark_ds_rabbitmq._native")
 
 
-class RabbitMQDataSource(PreviewDataSource):
-    """Spark data source registered as `rabbitmq`."""
+class RabbitMQDataSource(NativeDataSource):
+    """Reads a RabbitMQ stream queue by exact offset ranges (batch and stream) and publishes
+    rows with publisher confirms: `spark.read.format("rabbitmq")`."""
 
     connector = CONNECTOR
+
+    def streamReader(self, schema: StructType) -> DataSourceStreamReader:
+        native = self.native()  # validates the options and routes this process's logs
+        requested = arrow_schema(schema)
+        native.check_read_schema(self.options, requested)
+        return NativeStreamReader(self.connector, self.options, requested)
