@@ -8,6 +8,7 @@ pub mod offsets;
 pub mod options;
 pub mod publish;
 pub mod stream;
+pub mod topology;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -106,6 +107,7 @@ pub fn stream_partitions(cfg: &Config, start: &str, end: &str) -> Result<Vec<Str
 
 /// The partitions of a batch read, from `startingOffsets` to `endingOffsets`.
 pub async fn plan_partitions(cfg: &Config) -> Result<Vec<String>> {
+    retried(cfg, "declare", || topology::declare(cfg)).await?;
     let (start, end) = retried(cfg, "plan partitions", || async {
         Ok((
             stream::starting_point(cfg).await?,
@@ -128,7 +130,10 @@ pub async fn open_reader(
 
 /// Checks a write on the driver before any task runs.
 pub async fn prepare_write(cfg: &Config, schema: &Schema) -> Result<()> {
-    retried(cfg, "prepare write", || publish::prepare(cfg, schema)).await
+    // What needs no broker first: a DataFrame that cannot be published declares nothing.
+    publish::check(cfg, schema)?;
+    retried(cfg, "declare", || topology::declare(cfg)).await?;
+    retried(cfg, "prepare write", || publish::check_exchange(cfg)).await
 }
 
 /// Opens the publisher of one write task.

@@ -9,7 +9,7 @@ use spark_ds_core::options::shared::{
     CredentialOptions, EndpointOptions, LogOptions, RetryOptions, TimeoutOptions, TlsOptions,
 };
 use spark_ds_core::options::{
-    Count, Flag, Millis, OptCount, OptionSpecs, Override, SecretText, Text,
+    Choice, Count, Flag, Millis, OptCount, OptionSpecs, Override, SecretText, Text,
 };
 use spark_ds_core::{Error, Result, redact};
 
@@ -17,6 +17,16 @@ use crate::SYSTEM;
 use crate::offsets::{EndAt, StartAt};
 
 const MAX_I32: i64 = i32::MAX as i64;
+
+spark_ds_core::choices! {
+    /// The kind of queue to declare when it is missing.
+    pub enum DeclareQueue { None = "none", Classic = "classic", Quorum = "quorum", Stream = "stream" }
+}
+
+spark_ds_core::choices! {
+    /// The kind of exchange to declare when it is missing.
+    pub enum DeclareExchange { None = "none", Direct = "direct", Fanout = "fanout", Topic = "topic", Headers = "headers" }
+}
 
 spark_ds_core::options! {
     /// The options only RabbitMQ has.
@@ -59,6 +69,12 @@ spark_ds_core::options! {
         persistent: Flag = "persistent", default "true";
         /// Published messages awaiting the broker's confirm, per task.
         max_in_flight: Count<1, 100_000> = "maxInFlight", default "1000";
+        /// Declare `queue` (durable, of this type) on the driver before anything runs, if it is missing: `none`, `classic`, `quorum` or `stream`. An existing queue of another type fails with the broker's reason.
+        declare_queue: Choice<DeclareQueue> = "declareQueue", default "none";
+        /// Declare `exchange` (durable, of this type) on the driver before anything runs, if it is missing: `none`, `direct`, `fanout`, `topic` or `headers`.
+        declare_exchange: Choice<DeclareExchange> = "declareExchange", default "none";
+        /// Bind `queue` to `exchange` with `routingKey` on the driver before anything runs.
+        bind_queue: Flag = "bindQueue", default "false";
         /// AMQP heartbeat in seconds (0: off); default: the broker's.
         heartbeat: OptCount<0, 65_535> = "heartbeat";
     }
@@ -129,6 +145,15 @@ impl Config {
             return Err(Error::config(
                 SYSTEM,
                 "options `routingKey` and `routingKeyColumn` exclude each other: give one",
+            ));
+        }
+        if own.bind_queue
+            && (own.queue.as_deref().is_none_or(str::is_empty)
+                || own.exchange.as_deref().is_none_or(str::is_empty))
+        {
+            return Err(Error::config(
+                SYSTEM,
+                "option `bindQueue` needs `queue` and a named `exchange` (the default exchange binds every queue by name already)",
             ));
         }
         Ok(Config {

@@ -22,10 +22,13 @@ use crate::messages::{STRING_PROPERTIES, col, schema as message_schema};
 use crate::options::Config;
 use crate::{SYSTEM, client, errors};
 
-/// Checks on the driver, before any task runs, that the DataFrame can be published as
-/// configured and that the exchange exists.
-pub async fn prepare(cfg: &Config, schema: &Schema) -> Result<()> {
-    Layout::of(cfg, schema)?;
+/// Checks that the DataFrame can be published as configured (no broker needed).
+pub fn check(cfg: &Config, schema: &Schema) -> Result<()> {
+    Layout::of(cfg, schema).map(|_| ())
+}
+
+/// Checks on the driver, before any task runs, that the exchange exists.
+pub async fn check_exchange(cfg: &Config) -> Result<()> {
     let exchange = cfg.exchange();
     if !exchange.is_empty() {
         let channel = client::channel(cfg).await?;

@@ -270,3 +270,22 @@ fn bad_credentials_and_missing_queue_are_named() {
     })
     .unwrap();
 }
+
+#[test]
+fn declare_if_missing_creates_once_and_refuses_another_type() {
+    block_on(async {
+        let name = unique("live_declared", 1_000_000_000);
+        let cfg = config(&[("queue", &name), ("declareQueue", "stream")]);
+        // Declared on the first write, kept by the second; a stream reads back both.
+        publish(&cfg, bodies(3, "d")).await.unwrap();
+        publish(&cfg, bodies(2, "e")).await.unwrap();
+        let got = read_all(&cfg, &rabbitmq::plan_partitions(&cfg).await.unwrap()).await;
+        assert_eq!(got.len(), 5);
+        let classic = config(&[("queue", &name), ("declareQueue", "classic")]);
+        let e = publish(&classic, bodies(1, "f")).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Config, "{}", e.message());
+        assert!(e.message().contains("406"), "{}", e.message());
+        TestQueue { name }.delete().await;
+    })
+    .unwrap();
+}
