@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-import itertools
-import os
-import time
 from typing import Any
 
-_counter = itertools.count()
+from harness_support import service_options, unique
 
-
-def unique(prefix: str) -> str:
-    """A keyspace or table name no other test run uses."""
-    return f"{prefix}_{os.getpid()}_{int(time.time() * 1000) % 10_000_000}_{next(_counter)}"
+__all__ = ["connector_options", "cql_session", "create_keyspace", "unique"]
 
 
 def connector_options(env: dict[str, Any], **extra: object) -> dict[str, str]:
     """The `cassandra` format's options for the harness's Cassandra, plus `extra`."""
-    cassandra = env["cassandra"]
-    options = {
-        "host": str(cassandra["host"]),
-        "port": str(cassandra["port"]),
-        "username": str(cassandra["username"]),
-        "password": str(cassandra["password"]),
-    }
-    options.update({k: str(v) for k, v in extra.items()})
-    return options
+    return service_options(env, "cassandra", **extra)
 
 
 def cql_session(env: dict[str, Any]) -> Any:

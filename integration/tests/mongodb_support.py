@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-import itertools
-import os
-import time
 from typing import Any
 
-_counter = itertools.count()
+from harness_support import service_options, unique
 
-
-def unique(prefix: str) -> str:
-    """A database or collection name no other test run uses."""
-    return f"{prefix}_{os.getpid()}_{int(time.time() * 1000) % 10_000_000}_{next(_counter)}"
+__all__ = ["connector_options", "mongo_client", "unique"]
 
 
 def connector_options(env: dict[str, Any], **extra: object) -> dict[str, str]:
     """The `mongodb` format's options for the harness's server, plus `extra`."""
-    mongodb = env["mongodb"]
-    options = {
-        "host": str(mongodb["host"]),
-        "port": str(mongodb["port"]),
-        "username": str(mongodb["username"]),
-        "password": str(mongodb["password"]),
-    }
-    options.update({k: str(v) for k, v in extra.items()})
-    return options
+    return service_options(env, "mongodb", **extra)
 
 
 def mongo_client(env: dict[str, Any]) -> Any:
