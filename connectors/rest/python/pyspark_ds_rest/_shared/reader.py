@@ -48,6 +48,10 @@ class NativeReader(NativeBacked, DataSourceReader):
         return [NativePartition(p) for p in planned]
 
     def read(self, partition: InputPartition) -> Iterator[Any]:
+        if partition.value is None:
+            # An empty plan (e.g. an empty offset range): Spark still runs one task, given
+            # `InputPartition(None)`.
+            return
         native = self.native()
         if self.schema is None:
             stream = native.open_reader(
