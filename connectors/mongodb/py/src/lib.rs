@@ -154,11 +154,16 @@ fn prepare_write(
 
 /// A writer for one task: `write(batch)` for each pyarrow batch, then `finish()`.
 #[pyfunction]
+#[pyo3(signature = (options, schema, stream_task=None))]
 fn open_writer(
     py: Python<'_>,
     options: RawOptions,
     schema: &Bound<'_, PyAny>,
+    stream_task: Option<HashMap<String, String>>,
 ) -> PyResult<BatchWriter> {
+    // Writes are upserts by key: a replayed micro-batch rewrites the same rows, so which
+    // one a task belongs to changes nothing.
+    let _ = stream_task;
     let schema = Arc::new(schema_from_pyarrow(schema)?);
     let sink = run_async(py, "open writer", async {
         let cfg = config(&options)?;

@@ -62,6 +62,25 @@ def _partition_id() -> int:
     return context.partitionId() if context is not None else 0
 
 
+# Task-local properties Spark's micro-batch execution sets on every task of a batch.
+_QUERY_ID_PROPERTY = "sql.streaming.queryId"
+_BATCH_ID_PROPERTY = "streaming.sql.batchId"
+
+
+def _stream_task() -> dict[str, str] | None:
+    """The query, micro-batch and partition of this streaming write task, for sinks that
+    tag what they write so consumers can deduplicate a replay (``None`` outside a task)."""
+    context = TaskContext.get()
+    if context is None:
+        return None
+    task = {"partition": str(context.partitionId())}
+    for key, prop in (("query_id", _QUERY_ID_PROPERTY), ("batch_id", _BATCH_ID_PROPERTY)):
+        value = context.getLocalProperty(prop)
+        if value is not None:
+            task[key] = value
+    return task
+
+
 class NativeWriteTask(NativeBacked):
     """What batch and stream writers share: driver-side preparation and one write task."""
 
@@ -82,13 +101,15 @@ class NativeWriteTask(NativeBacked):
             native.prepare_write(self.options, arrow_schema(self.schema), overwrite)
         )
 
-    def write_batches(self, batches: Iterator[Any]) -> TaskCommit:
+    def write_batches(
+        self, batches: Iterator[Any], stream_task: dict[str, str] | None = None
+    ) -> TaskCommit:
         import pyarrow as pa
 
         if not self.enabled:
             return TaskCommit(partition_id=_partition_id(), counters={"rows": 0})
         native = self.native()
-        writer = native.open_writer(self.options, arrow_schema(self.schema))
+        writer = native.open_writer(self.options, arrow_schema(self.schema), stream_task)
         try:
             for batch in batches:
                 # Spark checks isinstance(pa.RecordBatch); other Arrow objects wrap zero-copy.
@@ -134,12 +155,13 @@ _StreamBase: Any = features.stream_writer_base()
 
 
 class NativeStreamWriter(NativeWriteTask, _StreamBase):  # type: ignore[misc]
-    """Each micro-batch is upserted: a replayed batch rewrites the same rows, changing nothing."""
+    """Each micro-batch is written by tasks that know their query and micro-batch: a
+    key-value sink upserts (a replay changes nothing), a message sink tags its messages."""
 
     def write(self, iterator: Iterator[Any]) -> WriterCommitMessage:
-        if features.has_stream_arrow_writer():
-            return self.write_batches(iterator)
-        return self.write_batches(_row_batches(iterator, self.schema))
+        arrow = features.has_stream_arrow_writer()
+        batches = iterator if arrow else _row_batches(iterator, self.schema)
+        return self.write_batches(batches, _stream_task())
 
     def commit(self, messages: list[WriterCommitMessage | None], batchId: int) -> None:
         self.log.info(
@@ -151,7 +173,7 @@ class NativeStreamWriter(NativeWriteTask, _StreamBase):  # type: ignore[misc]
 
     def abort(self, messages: list[WriterCommitMessage | None], batchId: int) -> None:
         self.log.warning(
-            "%s micro-batch %d aborted; it is replayed idempotently",
+            "%s micro-batch %d aborted; it is replayed",
             self.connector.system,
             batchId,
         )
