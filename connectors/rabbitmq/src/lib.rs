@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod errors;
+pub mod json_body;
 pub mod messages;
 pub mod offsets;
 pub mod options;
@@ -19,6 +20,7 @@ use spark_ds_core::{BatchSink, BatchSource, Result, RetryPolicy, TaskMetrics};
 
 pub use offsets::StreamPoint;
 pub use options::{Config, OPTIONS};
+pub use publish::StreamTask;
 
 /// System name used in every error.
 pub const SYSTEM: &str = "rabbitmq";
@@ -64,8 +66,13 @@ pub fn describe() -> SchemaRef {
 }
 
 /// Checks the schema Spark will read before any task.
-pub fn check_read_schema(schema: &Schema) -> Result<()> {
-    messages::check_schema(schema)
+pub fn check_read_schema(cfg: &Config, schema: &Schema) -> Result<()> {
+    let json = cfg.body_format == options::BodyFormat::Json;
+    messages::check_schema(schema, json)?;
+    if json {
+        json_body::JsonLayout::of(schema, cfg.parse_mode, cfg.corrupt_column())?;
+    }
+    Ok(())
 }
 
 /// Where a new stream read starts.
@@ -137,9 +144,13 @@ pub async fn prepare_write(cfg: &Config, schema: &Schema) -> Result<()> {
 }
 
 /// Opens the publisher of one write task.
-pub async fn open_writer(cfg: &Config, schema: SchemaRef) -> Result<Box<dyn BatchSink>> {
+pub async fn open_writer(
+    cfg: &Config,
+    schema: SchemaRef,
+    stream_task: Option<StreamTask>,
+) -> Result<Box<dyn BatchSink>> {
     let publisher = retried(cfg, "open writer", || {
-        publish::Publisher::open(cfg, Arc::clone(&schema))
+        publish::Publisher::open(cfg, Arc::clone(&schema), stream_task.clone())
     })
     .await?;
     Ok(Box::new(publisher))

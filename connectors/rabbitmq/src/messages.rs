@@ -225,7 +225,12 @@ impl MessageBuilder {
         self.routing_key.append_value(m.routing_key);
         self.exchange.append_value(m.exchange);
         let p = m.properties;
-        match p.headers() {
+        // The stream offset is the `offset` column, not a header the publisher set.
+        let published = p
+            .headers()
+            .as_ref()
+            .filter(|t| t.inner().keys().any(|k| k.as_str() != STREAM_OFFSET_HEADER));
+        match published {
             Some(table) => {
                 push_headers(&mut self.headers, table);
                 self.headers.append(true).map_err(arrow_error)?;
@@ -276,8 +281,14 @@ impl MessageBuilder {
     }
 }
 
+/// The header each delivery from a stream queue carries: its offset.
+pub const STREAM_OFFSET_HEADER: &str = "x-stream-offset";
+
 fn push_headers(builder: &mut MapBuilder<StringBuilder, StringBuilder>, table: &FieldTable) {
     for (key, value) in table.inner() {
+        if key.as_str() == STREAM_OFFSET_HEADER {
+            continue;
+        }
         builder.keys().append_value(key.as_str());
         builder.values().append_option(header_text(value));
     }
@@ -307,17 +318,19 @@ pub fn project(batch: &RecordBatch, requested: &SchemaRef) -> Result<RecordBatch
     RecordBatch::try_new(requested.clone(), columns).map_err(arrow_error)
 }
 
-/// Checks on the driver that a user's schema asks only for message columns, with their types.
-pub fn check_schema(requested: &Schema) -> Result<()> {
+/// Checks on the driver that a user's schema asks only for message columns, with their
+/// types (with `json_fields`, other columns are fields of a JSON body).
+pub fn check_schema(requested: &Schema, json_fields: bool) -> Result<()> {
     let full = schema();
     for f in requested.fields() {
         match full.field_with_name(f.name()) {
+            Err(_) if json_fields => {}
             Err(_) => {
                 let names: Vec<&str> = full.fields().iter().map(|f| f.name().as_str()).collect();
                 return Err(Error::config(
                     SYSTEM,
                     format!(
-                        "the schema names column `{}`; a message has {}",
+                        "the schema names column `{}`; a message has {} (with option `bodyFormat` = `json`, other columns are fields of the body)",
                         f.name(),
                         names.join(", ")
                     ),
@@ -403,17 +416,17 @@ mod tests {
     #[test]
     fn a_schema_is_checked_by_name_and_type() {
         let ok = Schema::new(vec![Field::new(col::OFFSET, DataType::Int64, true)]);
-        check_schema(&ok).unwrap();
+        check_schema(&ok, false).unwrap();
         let unknown = Schema::new(vec![Field::new("value", DataType::Binary, true)]);
         assert!(
-            check_schema(&unknown)
+            check_schema(&unknown, false)
                 .unwrap_err()
                 .message()
                 .contains("`value`")
         );
         let wrong = Schema::new(vec![Field::new(col::BODY, DataType::Utf8, true)]);
         assert!(
-            check_schema(&wrong)
+            check_schema(&wrong, false)
                 .unwrap_err()
                 .message()
                 .contains("`body`")

@@ -19,6 +19,20 @@ use crate::offsets::{EndAt, StartAt};
 const MAX_I32: i64 = i32::MAX as i64;
 
 spark_ds_core::choices! {
+    /// What a read makes of message bodies.
+    pub enum BodyFormat { Binary = "binary", Json = "json" }
+}
+
+spark_ds_core::choices! {
+    /// What a JSON read does with a body that does not fit the schema (Spark's names).
+    pub enum ParseMode {
+        Permissive = "PERMISSIVE",
+        DropMalformed = "DROPMALFORMED",
+        FailFast = "FAILFAST",
+    }
+}
+
+spark_ds_core::choices! {
     /// The kind of queue to declare when it is missing.
     pub enum DeclareQueue { None = "none", Classic = "classic", Quorum = "quorum", Stream = "stream" }
 }
@@ -55,6 +69,12 @@ spark_ds_core::options! {
         latest_offset_idle: Millis<1, 60_000> = "latestOffsetIdleMs", default "50";
         /// How long that probe waits for a first delivery before it takes the stream as empty (an idle, empty stream costs this much per trigger).
         latest_offset_timeout: Millis<1, 600_000> = "latestOffsetTimeoutMs", default "500";
+        /// `binary`: the body is the `body` column; `json`: each body is parsed as a JSON object into the fields of the read's schema (`.schema(...)`), beside any message columns it names.
+        body_format: Choice<BodyFormat> = "bodyFormat", default "binary";
+        /// JSON bodies that do not fit the schema: `PERMISSIVE` (JSON columns null, the body in `columnNameOfCorruptRecord`), `DROPMALFORMED` (the message skipped, counted in the task summary) or `FAILFAST` (the read fails naming the message).
+        parse_mode: Choice<ParseMode> = "mode", default "PERMISSIVE";
+        /// String column that receives, in PERMISSIVE mode, a JSON body that did not fit (when the schema names it).
+        corrupt_record_column: Text = "columnNameOfCorruptRecord", default "_corrupt_record";
         /// Exchange rows are published to (`""`: the default exchange, which routes by queue name).
         exchange: Text = "exchange", default "";
         /// Routing key of every row (use `routingKeyColumn` for one per row).
@@ -188,6 +208,14 @@ impl Config {
     /// The virtual host (the URI's when a URI is given).
     pub fn vhost(&self) -> &str {
         self.own.vhost.as_deref().unwrap_or("/")
+    }
+
+    /// The PERMISSIVE column for JSON bodies that did not fit.
+    pub fn corrupt_column(&self) -> &str {
+        self.own
+            .corrupt_record_column
+            .as_deref()
+            .unwrap_or("_corrupt_record")
     }
 
     /// Quiet time after the last delivery of the stream's last chunk.

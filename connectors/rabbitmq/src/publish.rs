@@ -284,6 +284,44 @@ fn json_bodies(batch: &RecordBatch, columns: &[usize]) -> Result<Vec<Vec<u8>>> {
         .collect())
 }
 
+/// Which streaming micro-batch a write task publishes, from Spark's task-local properties.
+/// A replayed micro-batch publishes its rows again with the same tags, so consumers can
+/// deduplicate by `message_id`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StreamTask {
+    /// The streaming query's id (kept in its checkpoint: the same after a restart).
+    pub query_id: String,
+    pub batch_id: i64,
+    pub partition: u32,
+}
+
+/// Header naming the streaming query that published a message.
+pub const QUERY_ID_HEADER: &str = "x-spark-query-id";
+/// Header naming the micro-batch that published a message.
+pub const BATCH_ID_HEADER: &str = "x-spark-batch-id";
+
+impl StreamTask {
+    /// The message id of the task's `index`-th row (0-based): the same on every replay of
+    /// the micro-batch, since a replay reads the same offsets into the same partitions.
+    fn message_id(&self, index: u64) -> String {
+        format!(
+            "{}:{}:{}:{}",
+            self.query_id, self.batch_id, self.partition, index
+        )
+    }
+
+    fn tag(&self, headers: &mut FieldTable) {
+        headers.insert(
+            ShortString::from(QUERY_ID_HEADER),
+            AMQPValue::LongString(LongString::from(self.query_id.as_str())),
+        );
+        headers.insert(
+            ShortString::from(BATCH_ID_HEADER),
+            AMQPValue::LongLongInt(self.batch_id),
+        );
+    }
+}
+
 /// One published message awaiting its confirm.
 struct InFlight {
     label: String,
@@ -301,10 +339,15 @@ pub struct Publisher {
     rows_seen: u64,
     confirmed: u64,
     metrics: Arc<TaskMetrics>,
+    stream_task: Option<StreamTask>,
 }
 
 impl Publisher {
-    pub async fn open(cfg: &Config, schema: SchemaRef) -> Result<Publisher> {
+    pub async fn open(
+        cfg: &Config,
+        schema: SchemaRef,
+        stream_task: Option<StreamTask>,
+    ) -> Result<Publisher> {
         let layout = Layout::of(cfg, &schema)?;
         let channel = client::channel(cfg).await?;
         channel
@@ -320,6 +363,7 @@ impl Publisher {
             rows_seen: 0,
             confirmed: 0,
             metrics: Arc::new(TaskMetrics::with_request_noun("messages")),
+            stream_task,
         })
     }
 
@@ -345,7 +389,15 @@ impl Publisher {
         if l.body.is_none() && p.content_type().is_none() {
             p = p.with_content_type(ShortString::from("application/json"));
         }
-        if let Some(headers) = l.headers.and_then(|c| headers_at(batch.column(c), row)) {
+        let mut headers = l.headers.and_then(|c| headers_at(batch.column(c), row));
+        if let Some(task) = &self.stream_task {
+            if p.message_id().is_none() {
+                let index = self.rows_seen + row as u64;
+                p = p.with_message_id(ShortString::from(task.message_id(index)));
+            }
+            task.tag(headers.get_or_insert_with(FieldTable::default));
+        }
+        if let Some(headers) = headers {
             p = p.with_headers(headers);
         }
         if let Some(micros) = l.timestamp.and_then(|c| {
@@ -371,13 +423,17 @@ impl Publisher {
     }
 
     fn label(&self, batch: &RecordBatch, row: usize) -> String {
+        let index = self.rows_seen + row as u64;
         match self
             .layout
             .message_id
             .and_then(|c| string_at(batch.column(c), row))
         {
             Some(id) => format!("message_id `{id}`"),
-            None => format!("row {} of this task", self.rows_seen + row as u64 + 1),
+            None => match &self.stream_task {
+                Some(task) => format!("message_id `{}`", task.message_id(index)),
+                None => format!("row {} of this task", index + 1),
+            },
         }
     }
 
@@ -525,21 +581,88 @@ impl Publisher {
     }
 }
 
+/// A batch must have the columns the layout was planned for, by name, order and type; a
+/// timestamp's zone label and nullability may differ (Spark labels by session zone).
+fn check_batch_shape(opened: &Schema, batch: &Schema) -> Result<()> {
+    let strip = |t: &DataType| match t {
+        DataType::Timestamp(unit, _) => DataType::Timestamp(*unit, None),
+        other => other.clone(),
+    };
+    let names = |s: &Schema| {
+        s.fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect::<Vec<_>>()
+    };
+    if names(opened) != names(batch) {
+        return Err(Error::internal(
+            SYSTEM,
+            "write",
+            format!(
+                "a batch has columns {:?} where the writer was opened for {:?}",
+                names(batch),
+                names(opened)
+            ),
+        ));
+    }
+    for (want, got) in opened.fields().iter().zip(batch.fields()) {
+        if strip(want.data_type()) != strip(got.data_type()) {
+            return Err(Error::internal(
+                SYSTEM,
+                "write",
+                format!(
+                    "column `{}` of a batch is {} where the writer was opened for {}",
+                    got.name(),
+                    got.data_type(),
+                    want.data_type()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 impl BatchSink for Publisher {
     fn write(&mut self, batch: RecordBatch) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move {
-            if batch.schema().fields() != self.schema.fields() {
-                return Err(Error::internal(
-                    SYSTEM,
-                    "write",
-                    "a batch does not have the schema the writer was opened with",
-                ));
-            }
+            check_batch_shape(&self.schema, &batch.schema())?;
             self.publish_batch(batch).await
         })
     }
 
     fn finish(&mut self) -> BoxFuture<'_, Result<Vec<(String, u64)>>> {
         Box::pin(self.finish_all())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::{Int64Array, TimestampMicrosecondArray};
+    use arrow_schema::Field;
+
+    #[test]
+    fn rows_with_zoned_timestamps_become_json_bodies() {
+        // Spark labels timestamps with a zone name ("UTC"), not an offset.
+        let at = TimestampMicrosecondArray::from(vec![1_700_000_000_000_000]).with_timezone("UTC");
+        let schema = Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("at", at.data_type().clone(), true),
+        ]);
+        let batch = RecordBatch::try_new(
+            Arc::new(schema),
+            vec![Arc::new(Int64Array::from(vec![7])), Arc::new(at)],
+        )
+        .unwrap();
+        let bodies = json_bodies(&batch, &[0, 1]).unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&bodies[0]).unwrap();
+        assert_eq!(body["id"], 7);
+        assert!(
+            body["at"]
+                .as_str()
+                .unwrap()
+                .starts_with("2023-11-14T22:13:20"),
+            "{body}"
+        );
     }
 }

@@ -13,7 +13,9 @@
 
 use std::time::Duration;
 
-use arrow_array::RecordBatch;
+use arrow_array::cast::AsArray;
+use arrow_array::types::Int64Type;
+use arrow_array::{Array, RecordBatch};
 use arrow_schema::SchemaRef;
 use futures::StreamExt;
 use futures::future::BoxFuture;
@@ -23,13 +25,15 @@ use lapin::{Channel, Consumer};
 use serde_json::json;
 use spark_ds_core::{BatchSource, Error, ErrorKind, Result, TaskMetrics};
 
-use crate::messages::{self, Message, MessageBuilder};
+use crate::json_body::{self, JsonLayout};
+use crate::messages::{self, Message, MessageBuilder, col};
 use crate::offsets::{EndAt, StartAt, StreamPoint, split};
-use crate::options::Config;
+use crate::options::{BodyFormat, Config};
 use crate::{SYSTEM, client, errors};
 
-/// The consumer argument that says where a stream consumer starts.
-const STREAM_OFFSET: &str = "x-stream-offset";
+/// The consumer argument that says where a stream consumer starts (deliveries carry
+/// their offset in a header of the same name).
+const STREAM_OFFSET: &str = messages::STREAM_OFFSET_HEADER;
 /// Rows of one Arrow batch at most.
 const MAX_BATCH_ROWS: usize = 10_000;
 /// Body bytes of one Arrow batch at most.
@@ -300,6 +304,10 @@ pub struct RangeReader {
     done: bool,
     /// Whether the first delivery was compared with the offset asked for.
     loss_checked: bool,
+    /// How bodies become columns when they are JSON (`bodyFormat=json`).
+    json: Option<JsonLayout>,
+    /// Messages DROPMALFORMED left out.
+    dropped: u64,
     metrics: TaskMetrics,
 }
 
@@ -319,6 +327,15 @@ impl RangeReader {
             builder: MessageBuilder::new(),
             done: last.is_none(),
             loss_checked: false,
+            json: match cfg.body_format {
+                BodyFormat::Json => Some(JsonLayout::of(
+                    schema,
+                    cfg.parse_mode,
+                    cfg.corrupt_column(),
+                )?),
+                BodyFormat::Binary => None,
+            },
+            dropped: 0,
             metrics: TaskMetrics::with_request_noun("deliveries"),
         })
     }
@@ -413,18 +430,50 @@ impl RangeReader {
             && let Some(consumer) = self.consumer.take()
         {
             consumer.close().await;
-            log::info!(
-                target: "spark_ds::rabbitmq",
-                "{}",
-                self.metrics.summary_line(SYSTEM, &format!("read queue `{}`", self.cfg.queue()?))
-            );
+            let mut summary = self
+                .metrics
+                .summary_line(SYSTEM, &format!("read queue `{}`", self.cfg.queue()?));
+            if self.json.is_some() {
+                summary.push_str(&format!(", {} malformed bodies dropped", self.dropped));
+            }
+            log::info!(target: "spark_ds::rabbitmq", "{summary}");
         }
         if self.builder.is_empty() {
             return Ok(None);
         }
-        self.metrics.add_rows(self.builder.len() as u64);
         let batch = self.builder.finish()?;
-        messages::project(&batch, &self.schema).map(Some)
+        let out = match &self.json {
+            None => messages::project(&batch, &self.schema)?,
+            Some(layout) => {
+                let layout = layout.clone();
+                self.parse_bodies(&layout, &batch)?
+            }
+        };
+        self.metrics.add_rows(out.num_rows() as u64);
+        Ok(Some(out))
+    }
+
+    /// The batch with its JSON bodies parsed into the schema's body fields.
+    fn parse_bodies(&mut self, layout: &JsonLayout, batch: &RecordBatch) -> Result<RecordBatch> {
+        let bodies = batch
+            .column_by_name(col::BODY)
+            .map(|c| c.as_binary::<i32>())
+            .ok_or_else(|| Error::internal(SYSTEM, "read", "a message batch without bodies"))?;
+        let offsets = batch
+            .column_by_name(col::OFFSET)
+            .map(|c| c.as_primitive::<Int64Type>())
+            .ok_or_else(|| Error::internal(SYSTEM, "read", "a message batch without offsets"))?;
+        let queue = self.cfg.queue()?;
+        let label = |i: usize| {
+            format!(
+                "queue `{queue}`, the message at offset {}",
+                offsets.value(i)
+            )
+        };
+        let texts: Vec<&[u8]> = (0..bodies.len()).map(|i| bodies.value(i)).collect();
+        let parsed = json_body::parse(layout, &texts, &label)?;
+        self.dropped += parsed.dropped;
+        json_body::assemble(&self.schema, layout, batch, parsed)
     }
 }
 

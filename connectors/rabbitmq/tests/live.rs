@@ -79,7 +79,7 @@ fn bodies(n: usize, tag: &str) -> RecordBatch {
 
 async fn publish(cfg: &Config, batch: RecordBatch) -> spark_ds_core::Result<u64> {
     rabbitmq::prepare_write(cfg, &batch.schema()).await?;
-    let mut sink = rabbitmq::open_writer(cfg, batch.schema()).await?;
+    let mut sink = rabbitmq::open_writer(cfg, batch.schema(), None).await?;
     sink.write(batch).await?;
     let counters = sink.finish().await?;
     Ok(counters.iter().find(|(k, _)| k == "rows").unwrap().1)

@@ -58,7 +58,10 @@ fn python_settings<'py>(py: Python<'py>, options: RawOptions) -> PyResult<Bound<
 /// The message schema as (pyarrow schema, [], []).
 #[pyfunction]
 fn describe(py: Python<'_>, options: RawOptions) -> PyResult<Described> {
-    run(py, "describe", || config(&options).map(|_| ()))?;
+    // Spark asks for the schema of reads only: a read names its queue.
+    run(py, "describe", || {
+        config(&options).and_then(|cfg| cfg.queue().map(|_| ()))
+    })?;
     Ok((
         schema_to_pyarrow(py, &rabbitmq::describe())?,
         vec![],
@@ -75,8 +78,7 @@ fn check_read_schema(
 ) -> PyResult<()> {
     let schema = schema_from_pyarrow(schema)?;
     run(py, "check schema", || {
-        config(&options)?;
-        rabbitmq::check_read_schema(&schema)
+        rabbitmq::check_read_schema(&config(&options)?, &schema)
     })
 }
 
@@ -138,19 +140,50 @@ fn prepare_write(
     })
 }
 
-/// Opens the publisher of one write task.
+/// Opens the publisher of one write task; a streaming write's task names its query,
+/// micro-batch and partition (`query_id`, `batch_id`, `partition`) to tag its messages.
 #[pyfunction]
+#[pyo3(signature = (options, schema, stream_task=None))]
 fn open_writer(
     py: Python<'_>,
     options: RawOptions,
     schema: &Bound<'_, PyAny>,
+    stream_task: Option<HashMap<String, String>>,
 ) -> PyResult<BatchWriter> {
     let schema = Arc::new(schema_from_pyarrow(schema)?);
     let sink = run_async(py, "open writer", async {
         let cfg = config(&options)?;
-        rabbitmq::open_writer(&cfg, schema).await
+        let task = stream_task
+            .as_ref()
+            .map(parse_stream_task)
+            .transpose()?
+            .flatten();
+        rabbitmq::open_writer(&cfg, schema, task).await
     })?;
     Ok(BatchWriter::new(sink, "write batch"))
+}
+
+/// The micro-batch of a streaming write task, when Spark named one (a batch write has
+/// none; neither has a stream write on a Spark without the task-local properties).
+fn parse_stream_task(task: &HashMap<String, String>) -> Result<Option<rabbitmq::StreamTask>> {
+    let (Some(query_id), Some(batch_id)) = (task.get("query_id"), task.get("batch_id")) else {
+        return Ok(None);
+    };
+    let number = |key: &str, value: &str| {
+        value.parse::<i64>().map_err(|_| {
+            Error::internal(
+                rabbitmq::SYSTEM,
+                "open writer",
+                format!("the stream task's `{key}` is not a number: `{value}`"),
+            )
+        })
+    };
+    let partition = task.get("partition").map_or("0", String::as_str);
+    Ok(Some(rabbitmq::StreamTask {
+        query_id: query_id.clone(),
+        batch_id: number("batch_id", batch_id)?,
+        partition: u32::try_from(number("partition", partition)?).unwrap_or(0),
+    }))
 }
 
 /// Where a new stream read starts: the offset as JSON.
