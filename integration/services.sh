@@ -2,6 +2,7 @@
 # Installs, starts, checks and stops every system the connectors talk to, on
 # loopback. Usage: integration/services.sh up|down|status|restart|logs|tls [name...]
 # Names: cassandra mongodb rabbitmq mosquitto http toxiproxy spark (none = all).
+# integration/services.sh rabbitmqctl ARGS... runs the harness broker's rabbitmqctl.
 # State (data, pids, logs, configs, TLS, env.json) lives in $SPARK_DS_SERVICES_HOME
 # (default <repo>/.services). See integration/services/README.md.
 # shellcheck source-path=SCRIPTDIR
@@ -27,7 +28,7 @@ export SPARK_DS_SPARK_WORKER_VENV="${SPARK_DS_SPARK_WORKER_VENV:-$STATE/spark-wo
 export SPARK_DS_SPARK_WORKER_PYTHON="${SPARK_DS_SPARK_WORKER_PYTHON:-$SPARK_DS_SPARK_WORKER_VENV/bin/python}"
 
 usage() {
-  sed -n '2,6p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,7p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -141,6 +142,11 @@ main() {
   (($# >= 1)) || usage
   local cmd="$1"
   shift
+  if [[ "$cmd" == rabbitmqctl ]]; then
+    prepare
+    rabbitmq_ctl "$@"
+    return
+  fi
   select_names "$@"
   case "$cmd" in
     up | down | status | restart | logs | tls) ;;

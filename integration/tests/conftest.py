@@ -239,6 +239,23 @@ def mongo(mongo_env: dict[str, Any]) -> Iterator[Any]:
     client.close()
 
 
+@pytest.fixture(scope="module")
+def rabbit_env(services_env: Any) -> dict[str, Any]:
+    """The harness's env.json with RabbitMQ up."""
+    services_env(["rabbitmq"])
+    return services_env.data
+
+
+@pytest.fixture(scope="module")
+def amqp(rabbit_env: dict[str, Any]) -> Iterator[Any]:
+    """A pika channel on the harness's RabbitMQ, for setting up and checking."""
+    from rabbitmq_support import pika_connection
+
+    connection = pika_connection(rabbit_env)
+    yield connection.channel()
+    connection.close()
+
+
 @pytest.fixture(scope="session")
 def wheels() -> dict[str, Path]:
     """The built wheel of each connector, by connector name."""

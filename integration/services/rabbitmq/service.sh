@@ -26,6 +26,9 @@ rabbitmq_env() {
   export ERL_EPMD_ADDRESS="127.0.0.1"
 }
 
+# The broker's rabbitmqctl, e.g. for tests that create a user (in a subshell: HOME moves).
+rabbitmq_ctl() { (rabbitmq_env && /usr/lib/rabbitmq/bin/rabbitmqctl -q "$@"); }
+
 rabbitmq_running() { pid_alive "$(pidfile rabbitmq)"; }
 
 rabbitmq_configure() {

@@ -15,13 +15,26 @@ from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import mongodb_support
+import rabbitmq_support
 from cassandra_support import connector_options, cql_session, create_keyspace, unique
 
 from .standard import COLUMNS, canonical, standard_frame
 
 CAPABILITIES = frozenset(
-    {"batch_read", "batch_write", "stream_write", "stream_read", "pushdown", "key_lookup"}
+    {
+        "batch_read",
+        "batch_write",
+        "stream_write",
+        "stream_read",
+        "pushdown",
+        "key_lookup",
+        "message_read",
+        "message_write",
+    }
 )
+"""``batch_*``/``stream_*``: keyed rows that round-trip through a table or collection.
+``message_read``/``message_write``: rows published as messages (JSON bodies) and read back
+from a queue or topic, with no keys and no save modes besides append."""
 
 
 class ConnectorUnderTest:
@@ -322,4 +335,46 @@ def _from_bson(column: str, value: Any) -> Any:
     return canonical(value)
 
 
-CONNECTORS: list[ConnectorUnderTest] = [Cassandra(), MongoDB()]
+class RabbitMQ(ConnectorUnderTest):
+    name = "rabbitmq"
+    services = ("rabbitmq",)
+    capabilities = frozenset({"message_read", "message_write"})
+    keyed = False
+    misspelled_option = ("queu", "queue")
+    bad_values: ClassVar[list[tuple[str, str, list[str]]]] = [
+        ("startingOffsets", "sometimes", ["first", "last", "next"]),
+        ("bodyFormat", "xml", ["binary", "json"]),
+    ]
+    # Rows travel as JSON bodies (the row without property columns is the body).
+    schemaless = True
+
+    def open(self, env: dict[str, Any]) -> None:
+        self.env = env
+        self.connection = rabbitmq_support.pika_connection(env)
+        self.channel = self.connection.channel()
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def new_target(self, schema: str) -> str:
+        return rabbitmq_support.declare_stream(self.channel, rabbitmq_support.unique(schema))
+
+    def options(self, target: str, **extra: object) -> dict[str, str]:
+        return rabbitmq_support.connector_options(self.env, queue=target, **extra)
+
+    def reader(self, spark: Any, schema: Any = None) -> Any:
+        # Bodies parsed as JSON into the rows' schema; plain reads see whole messages.
+        return super().reader(spark, schema).option("bodyFormat", "json")
+
+    @contextmanager
+    def login_with_password(self, password: str) -> Iterator[dict[str, str]]:
+        user = rabbitmq_support.unique("conformance_user")
+        rabbitmq_support.rabbitmqctl("add_user", user, password)
+        try:
+            rabbitmq_support.rabbitmqctl("set_permissions", "-p", "/", user, ".*", ".*", ".*")
+            yield {"username": user, "password": password}
+        finally:
+            rabbitmq_support.rabbitmqctl("delete_user", user)
+
+
+CONNECTORS: list[ConnectorUnderTest] = [Cassandra(), MongoDB(), RabbitMQ()]
