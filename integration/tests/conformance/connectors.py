@@ -139,6 +139,10 @@ class ConnectorUnderTest:
         """``stream_read``: a streaming DataFrame of the target's rows in the standard shape."""
         raise NotImplementedError
 
+    def message_stream(self, spark: Any, options: dict[str, str], schema: str) -> Any:
+        """``message_read``: a streaming DataFrame of the messages' bodies parsed as ``schema``."""
+        raise NotImplementedError
+
 
 class Cassandra(ConnectorUnderTest):
     name = "cassandra"
@@ -365,6 +369,10 @@ class RabbitMQ(ConnectorUnderTest):
     def reader(self, spark: Any, schema: Any = None) -> Any:
         # Bodies parsed as JSON into the rows' schema; plain reads see whole messages.
         return super().reader(spark, schema).option("bodyFormat", "json")
+
+    def message_stream(self, spark: Any, options: dict[str, str], schema: str) -> Any:
+        read = spark.readStream.format(self.name).options(**options)
+        return read.option("bodyFormat", "json").schema(schema).load()
 
     @contextmanager
     def login_with_password(self, password: str) -> Iterator[dict[str, str]]:
