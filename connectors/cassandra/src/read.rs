@@ -84,13 +84,7 @@ impl PartitionSpec {
 const INITIAL_BACKOFF: Duration = Duration::from_millis(250);
 
 pub(crate) fn retry_policy(cfg: &Config) -> RetryPolicy {
-    RetryPolicy {
-        // The option's range (1–100) fits a u32.
-        max_attempts: cfg.retry.max_attempts as u32,
-        max_elapsed: cfg.retry.max_elapsed,
-        initial_backoff: INITIAL_BACKOFF,
-        ..RetryPolicy::default()
-    }
+    cfg.retry.policy(INITIAL_BACKOFF)
 }
 
 fn token_expr(meta: &TableMeta) -> String {

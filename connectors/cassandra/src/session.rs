@@ -11,12 +11,9 @@ use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
 use scylla::errors::NewSessionError;
 use scylla::policies::load_balancing::DefaultPolicy;
-use spark_ds_core::auth::{EnvCredentials, ExplicitCredentials, FileCredentials};
 use spark_ds_core::redact;
 use spark_ds_core::tls;
-use spark_ds_core::{
-    AuthChain, ClientCache, Credentials, Error, ErrorKind, Resolved, Result, Secret,
-};
+use spark_ds_core::{ClientCache, Error, ErrorKind, Result, Secret};
 
 use crate::SYSTEM;
 use crate::errors::{self, Cause};
@@ -38,32 +35,8 @@ pub async fn credentials(cfg: &Config) -> Result<Option<(String, Secret)>> {
     for name in [&cfg.keyspace, &cfg.table].into_iter().flatten() {
         redact::register_public(name);
     }
-    let chain = AuthChain::new(SYSTEM)
-        .with(ExplicitCredentials::username_password(
-            cfg.credentials.username.clone(),
-            cfg.credentials.password.clone(),
-        ))
-        .with(EnvCredentials::username_password(
-            USERNAME_ENV,
-            PASSWORD_ENV,
-        ))
-        .with(FileCredentials::username_password(
-            cfg.credentials.secrets_file.clone(),
-            "username",
-            "password",
-        ));
-    match chain.resolve_optional().await? {
-        None => Ok(None),
-        Some(Resolved {
-            credentials: Credentials::UsernamePassword { username, password },
-            ..
-        }) => Ok(Some((username, password))),
-        Some(other) => Err(Error::internal(
-            SYSTEM,
-            "authenticate",
-            format!("unexpected credentials from {}", other.provider),
-        )),
-    }
+    spark_ds_core::auth::username_password(SYSTEM, &cfg.credentials, (USERNAME_ENV, PASSWORD_ENV))
+        .await
 }
 
 /// The cache key: everything that makes a different connection, the password only as a

@@ -10,10 +10,7 @@ use std::sync::Arc;
 use mongodb::Client;
 use mongodb::bson::RawDocumentBuf;
 use mongodb::options::{ClientOptions, Credential, ServerAddress, Tls, TlsOptions};
-use spark_ds_core::auth::{EnvCredentials, ExplicitCredentials, FileCredentials};
-use spark_ds_core::{
-    AuthChain, ClientCache, Credentials, Error, ErrorKind, Resolved, Result, Secret, redact,
-};
+use spark_ds_core::{ClientCache, Error, ErrorKind, Result, Secret, redact};
 
 use crate::SYSTEM;
 use crate::errors;
@@ -36,32 +33,8 @@ pub async fn credentials(cfg: &Config) -> Result<Option<(String, Secret)>> {
     {
         redact::register_public(name);
     }
-    let chain = AuthChain::new(SYSTEM)
-        .with(ExplicitCredentials::username_password(
-            cfg.credentials.username.clone(),
-            cfg.credentials.password.clone(),
-        ))
-        .with(EnvCredentials::username_password(
-            USERNAME_ENV,
-            PASSWORD_ENV,
-        ))
-        .with(FileCredentials::username_password(
-            cfg.credentials.secrets_file.clone(),
-            "username",
-            "password",
-        ));
-    match chain.resolve_optional().await? {
-        None => Ok(None),
-        Some(Resolved {
-            credentials: Credentials::UsernamePassword { username, password },
-            ..
-        }) => Ok(Some((username, password))),
-        Some(other) => Err(Error::internal(
-            SYSTEM,
-            "authenticate",
-            format!("unexpected credentials from {}", other.provider),
-        )),
-    }
+    spark_ds_core::auth::username_password(SYSTEM, &cfg.credentials, (USERNAME_ENV, PASSWORD_ENV))
+        .await
 }
 
 /// The cache key: everything that makes a different connection; secrets only as a hash.

@@ -43,13 +43,7 @@ pub fn parse_config(raw: &[(String, String)]) -> Result<Config> {
 
 /// The retry budget of the options.
 pub fn retry_policy(cfg: &Config) -> RetryPolicy {
-    RetryPolicy {
-        // The option's range (1–100) fits a u32.
-        max_attempts: cfg.retry.max_attempts as u32,
-        max_elapsed: cfg.retry.max_elapsed,
-        initial_backoff: INITIAL_BACKOFF,
-        ..RetryPolicy::default()
-    }
+    cfg.retry.policy(INITIAL_BACKOFF)
 }
 
 /// Runs a step inside a task under the retry policy: a server restarting or a connection

@@ -16,10 +16,7 @@ use lapin::tcp::{AsyncTcpStream, RustlsConnector};
 use lapin::uri::{AMQPScheme, AMQPUri};
 use lapin::{Connection, ConnectionProperties};
 use rustls::ClientConfig;
-use spark_ds_core::auth::{EnvCredentials, ExplicitCredentials, FileCredentials};
-use spark_ds_core::{
-    AuthChain, ClientCache, Credentials, Error, ErrorKind, Resolved, Result, Secret, redact,
-};
+use spark_ds_core::{ClientCache, Error, ErrorKind, Result, Secret, redact};
 
 use crate::SYSTEM;
 use crate::errors;
@@ -39,32 +36,8 @@ async fn credentials(cfg: &Config) -> Result<Option<(String, Secret)>> {
     if let Some(queue) = &cfg.queue {
         redact::register_public(queue);
     }
-    let chain = AuthChain::new(SYSTEM)
-        .with(ExplicitCredentials::username_password(
-            cfg.credentials.username.clone(),
-            cfg.credentials.password.clone(),
-        ))
-        .with(EnvCredentials::username_password(
-            USERNAME_ENV,
-            PASSWORD_ENV,
-        ))
-        .with(FileCredentials::username_password(
-            cfg.credentials.secrets_file.clone(),
-            "username",
-            "password",
-        ));
-    match chain.resolve_optional().await? {
-        None => Ok(None),
-        Some(Resolved {
-            credentials: Credentials::UsernamePassword { username, password },
-            ..
-        }) => Ok(Some((username, password))),
-        Some(other) => Err(Error::internal(
-            SYSTEM,
-            "authenticate",
-            format!("unexpected credentials from {}", other.provider),
-        )),
-    }
+    spark_ds_core::auth::username_password(SYSTEM, &cfg.credentials, (USERNAME_ENV, PASSWORD_ENV))
+        .await
 }
 
 /// Whether the URI names a user (`amqp://user[:password]@host`): lapin fills in

@@ -14,6 +14,7 @@ pub mod sources;
 use futures_core::future::BoxFuture;
 
 use crate::error::{Error, Result};
+use crate::options::shared::CredentialOptions;
 use crate::redact::Secret;
 
 pub use sources::{CredentialKind, EnvCredentials, ExplicitCredentials, FileCredentials};
@@ -47,6 +48,40 @@ pub trait CredentialProvider: Send + Sync {
 pub struct Resolved {
     pub credentials: Credentials,
     pub provider: &'static str,
+}
+
+/// A username and password from the chain every connector offers: its `username` /
+/// `password` options, then the environment variables `env` (username, password), then
+/// its `secretsFile`. `None` when no source has any (the client connects anonymously, or
+/// a connection URI carries them).
+pub async fn username_password(
+    system: &'static str,
+    options: &CredentialOptions,
+    env: (&str, &str),
+) -> Result<Option<(String, Secret)>> {
+    let chain = AuthChain::new(system)
+        .with(ExplicitCredentials::username_password(
+            options.username.clone(),
+            options.password.clone(),
+        ))
+        .with(EnvCredentials::username_password(env.0, env.1))
+        .with(FileCredentials::username_password(
+            options.secrets_file.clone(),
+            "username",
+            "password",
+        ));
+    match chain.resolve_optional().await? {
+        None => Ok(None),
+        Some(Resolved {
+            credentials: Credentials::UsernamePassword { username, password },
+            ..
+        }) => Ok(Some((username, password))),
+        Some(other) => Err(Error::internal(
+            system,
+            "authenticate",
+            format!("unexpected credentials from {}", other.provider),
+        )),
+    }
 }
 
 /// Providers tried in the order they were added.
@@ -164,6 +199,38 @@ mod tests {
                 "username",
                 "password",
             ))
+    }
+
+    #[tokio::test]
+    async fn username_password_takes_the_options_first_and_is_none_without_any_source() {
+        let given = CredentialOptions {
+            username: Some("opt-user".into()),
+            password: Some(Secret::new("opt-pass-1")),
+            secrets_file: None,
+        };
+        let env_vars = (
+            "SPARK_DS_TEST_UNSET_USERNAME",
+            "SPARK_DS_TEST_UNSET_PASSWORD",
+        );
+        let (user, password) = username_password("test", &given, env_vars)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (user.as_str(), password.expose()),
+            ("opt-user", "opt-pass-1")
+        );
+        let none = CredentialOptions {
+            username: None,
+            password: None,
+            secrets_file: None,
+        };
+        assert!(
+            username_password("test", &none, env_vars)
+                .await
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[tokio::test]

@@ -76,6 +76,19 @@ crate::options! {
     }
 }
 
+impl RetryOptions {
+    /// The retry policy of these options, starting from `initial_backoff`.
+    pub fn policy(&self, initial_backoff: std::time::Duration) -> crate::retry::RetryPolicy {
+        crate::retry::RetryPolicy {
+            // The option's range (1–100) fits a u32.
+            max_attempts: self.max_attempts as u32,
+            max_elapsed: self.max_elapsed,
+            initial_backoff,
+            ..crate::retry::RetryPolicy::default()
+        }
+    }
+}
+
 impl TlsOptions {
     /// The files and checks for [`crate::tls::client_config`].
     pub fn files(&self) -> crate::tls::TlsFiles {
