@@ -6,17 +6,13 @@ micro-batches, and `Trigger.AvailableNow` stops at what existed when the query s
 from __future__ import annotations
 
 import datetime as dt
-import os
-import signal
-import subprocess
-import sys
+import json
 import textwrap
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conformance.streams import into_parquet, run_available_now
+from conformance.streams import into_parquet, kill_after_commits, run_available_now
 from mongodb_support import connector_options, unique
 
 pytestmark = pytest.mark.services
@@ -117,10 +113,6 @@ def test_available_now_stops_at_what_existed_when_it_started(
     assert sorted(r["_id"] for r in spark.read.parquet(str(out)).collect()) == list(range(30))
 
 
-def committed(checkpoint: Path) -> int:
-    return len(list((checkpoint / "commits").glob("[0-9]*")))
-
-
 KILLED_JOB = textwrap.dedent(
     """
     import json, sys
@@ -148,25 +140,7 @@ def test_killed_query_restarts_without_loss_or_duplicates(
     out, checkpoint = tmp_path / "out", tmp_path / "checkpoint"
     script = tmp_path / "job.py"
     script.write_text(KILLED_JOB)
-    import json
-
-    job = subprocess.Popen(
-        [sys.executable, str(script), json.dumps(options), str(out), str(checkpoint)],
-        env={**os.environ, "PYSPARK_PYTHON": sys.executable},
-        start_new_session=True,
-    )
-    try:
-        # Kill it (the whole process group, Spark's JVM included) once a few batches landed.
-        deadline = time.monotonic() + 240
-        while (
-            time.monotonic() < deadline and len(list((checkpoint / "commits").glob("[0-9]*"))) < 3
-        ):
-            assert job.poll() is None, "the streaming job ended by itself"
-            time.sleep(0.2)
-        assert len(list((checkpoint / "commits").glob("[0-9]*"))) >= 3, "no batch committed"
-    finally:
-        os.killpg(job.pid, signal.SIGKILL)
-        job.wait()
+    kill_after_commits(script, [json.dumps(options), str(out), str(checkpoint)], checkpoint, 3)
     landed_before = landed(spark, out)
     assert 0 < len(landed_before) < 400, len(landed_before)
     run(spark, options, out, checkpoint)

@@ -5,10 +5,6 @@ admission control splits the work; batch reads take an offset range."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import textwrap
 import threading
 import time
@@ -16,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conformance.streams import into_parquet, run_available_now
+from conformance.streams import into_parquet, kill_after_commits, run_available_now
 from rabbitmq_support import connector_options, declare_stream, pika_connection, unique
 
 pytestmark = pytest.mark.services
@@ -156,10 +152,6 @@ KILLED_JOB = textwrap.dedent(
 )
 
 
-def commits(checkpoint: Path) -> int:
-    return len(list((checkpoint / "commits").glob("[0-9]*")))
-
-
 def test_killed_five_times_while_messages_arrive_loses_and_repeats_nothing(
     spark, rabbit_env, stream, tmp_path
 ):
@@ -182,25 +174,9 @@ def test_killed_five_times_while_messages_arrive_loses_and_repeats_nothing(
     publisher = threading.Thread(target=keep_publishing)
     publisher.start()
     try:
-        for kill in range(5):
-            before = commits(checkpoint) if (checkpoint / "commits").exists() else 0
-            job = subprocess.Popen(
-                [sys.executable, str(script), json.dumps(options), str(out), str(checkpoint)],
-                env={**os.environ, "PYSPARK_PYTHON": sys.executable},
-                start_new_session=True,
-            )
-            try:
-                deadline = time.monotonic() + 240
-                while time.monotonic() < deadline and (
-                    not (checkpoint / "commits").exists() or commits(checkpoint) < before + 2
-                ):
-                    assert job.poll() is None, f"the streaming job ended by itself (run {kill})"
-                    time.sleep(0.1)
-                assert commits(checkpoint) >= before + 2, f"no batch committed in run {kill}"
-            finally:
-                # The whole process group: Spark's JVM and its Python workers die too.
-                os.killpg(job.pid, signal.SIGKILL)
-                job.wait()
+        for _ in range(5):
+            args = [json.dumps(options), str(out), str(checkpoint)]
+            kill_after_commits(script, args, checkpoint, 2)
     finally:
         publisher.join()
     run(spark, options, out, checkpoint)

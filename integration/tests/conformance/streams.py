@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -51,3 +56,30 @@ def forget_last_commit(checkpoint: Path) -> None:
     assert commits, f"no committed micro-batch in {checkpoint}"
     commits[-1].unlink()
     (commits[-1].parent / f".{commits[-1].name}.crc").unlink(missing_ok=True)
+
+
+def committed(checkpoint: Path) -> int:
+    """How many micro-batches the query of ``checkpoint`` has committed."""
+    return len(list((checkpoint / "commits").glob("[0-9]*")))
+
+
+def kill_after_commits(script: Path, args: list[str], checkpoint: Path, batches: int) -> None:
+    """Runs the streaming job ``script`` with ``args`` in a process group of its own and
+    SIGKILLs the whole group (Spark's JVM and its Python workers) once ``batches`` more
+    micro-batches than before have committed; fails if the job ends by itself or commits
+    too few within 240 s."""
+    before = committed(checkpoint)
+    job = subprocess.Popen(
+        [sys.executable, str(script), *args],
+        env={**os.environ, "PYSPARK_PYTHON": sys.executable},
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and committed(checkpoint) < before + batches:
+            assert job.poll() is None, "the streaming job ended by itself"
+            time.sleep(0.1)
+        assert committed(checkpoint) >= before + batches, "too few micro-batches committed"
+    finally:
+        os.killpg(job.pid, signal.SIGKILL)
+        job.wait()
