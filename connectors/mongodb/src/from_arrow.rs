@@ -58,6 +58,37 @@ pub struct Encoder {
     limits: Limits,
 }
 
+/// A field's dotted path, built on the stack while the encoder descends and rendered only
+/// for an error message (formatting it for every value of every row costs more than the
+/// encoding).
+#[derive(Clone, Copy)]
+struct FieldPath<'a> {
+    parent: Option<&'a FieldPath<'a>>,
+    name: &'a str,
+}
+
+impl<'a> FieldPath<'a> {
+    fn top(name: &'a str) -> Self {
+        FieldPath { parent: None, name }
+    }
+
+    fn child(&'a self, name: &'a str) -> FieldPath<'a> {
+        FieldPath {
+            parent: Some(self),
+            name,
+        }
+    }
+}
+
+impl std::fmt::Display for FieldPath<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(parent) = self.parent {
+            write!(f, "{parent}.")?;
+        }
+        f.write_str(self.name)
+    }
+}
+
 /// A decimal's digits do not fit Decimal128's 34 significant digits.
 const MAX_COEFFICIENT: u128 = 10u128.pow(34);
 
@@ -113,7 +144,12 @@ impl Encoder {
     /// The value of column `index` at `row`, as written (`None`: null).
     pub fn value(&self, batch: &RecordBatch, index: usize, row: usize) -> Result<Option<RawBson>> {
         let (name, node) = &self.columns[index];
-        self.encode(node, batch.column(index).as_ref(), row, name)
+        self.encode(
+            node,
+            batch.column(index).as_ref(),
+            row,
+            &FieldPath::top(name),
+        )
     }
 
     /// Row `row` as a document of the columns whose index `keep` accepts.
@@ -128,7 +164,7 @@ impl Encoder {
             if !keep(i) {
                 continue;
             }
-            match self.encode(node, batch.column(i).as_ref(), row, name)? {
+            match self.encode(node, batch.column(i).as_ref(), row, &FieldPath::top(name))? {
                 Some(v) => doc.append(name, v),
                 None if self.ignore_nulls => {}
                 None => doc.append(name, RawBson::Null),
@@ -142,7 +178,7 @@ impl Encoder {
         node: &Node,
         array: &dyn Array,
         row: usize,
-        path: &str,
+        path: &FieldPath<'_>,
     ) -> Result<Option<RawBson>> {
         if array.is_null(row) {
             return Ok(None);
@@ -151,9 +187,12 @@ impl Encoder {
             Node::Null => return Ok(None),
             Node::Str { object_id } => {
                 let s = string_at(array, row);
-                match ObjectId::parse_str(s) {
-                    Ok(oid) if *object_id && s.len() == 24 => RawBson::ObjectId(oid),
-                    _ => RawBson::String(s.to_string()),
+                match (*object_id && s.len() == 24)
+                    .then(|| ObjectId::parse_str(s).ok())
+                    .flatten()
+                {
+                    Some(oid) => RawBson::ObjectId(oid),
+                    None => RawBson::String(s.to_string()),
                 }
             }
             Node::Int32 => RawBson::Int32(match array.data_type() {
@@ -234,13 +273,29 @@ impl Encoder {
                 RawBson::Binary(Binary { subtype, bytes })
             }
             Node::List(element) => {
-                let values = match array.data_type() {
-                    DataType::LargeList(_) => array.as_list::<i64>().value(row),
-                    DataType::FixedSizeList(..) => array.as_fixed_size_list().value(row),
-                    _ => array.as_list::<i32>().value(row),
+                // The row's range of the child array, read in place (`value(row)` would
+                // allocate a slice of it for every row).
+                let (values, range) = match array.data_type() {
+                    DataType::LargeList(_) => {
+                        let list = array.as_list::<i64>();
+                        let offsets = list.value_offsets();
+                        let (start, end) = (offsets[row], offsets[row + 1]);
+                        (list.values(), start as usize..end as usize)
+                    }
+                    DataType::FixedSizeList(..) => {
+                        let list = array.as_fixed_size_list();
+                        let start = list.value_offset_at(row);
+                        (list.values(), start..start + list.value_length() as usize)
+                    }
+                    _ => {
+                        let list = array.as_list::<i32>();
+                        let offsets = list.value_offsets();
+                        let (start, end) = (offsets[row], offsets[row + 1]);
+                        (list.values(), start as usize..end as usize)
+                    }
                 };
                 let mut out = RawArrayBuf::new();
-                for i in 0..values.len() {
+                for i in range {
                     // Arrays keep their nulls: leaving one out would shift the positions.
                     match self.encode(element, values.as_ref(), i, path)? {
                         Some(v) => out.push(v),
@@ -253,7 +308,7 @@ impl Encoder {
                 let s = array.as_struct();
                 let mut doc = RawDocumentBuf::new();
                 for (i, (name, child)) in fields.iter().enumerate() {
-                    let child_path = format!("{path}.{name}");
+                    let child_path = path.child(name);
                     match self.encode(child, s.column(i).as_ref(), row, &child_path)? {
                         Some(v) => doc.append(name, v),
                         None if self.ignore_nulls => {}
@@ -263,15 +318,15 @@ impl Encoder {
                 RawBson::Document(doc)
             }
             Node::Map(value) => {
-                let entries = array.as_map().value(row);
-                let keys = entries.column(0);
-                let values = entries.column(1);
+                let map = array.as_map();
+                let offsets = map.value_offsets();
+                let (keys, values) = (map.keys(), map.values());
                 let mut doc = RawDocumentBuf::new();
-                for i in 0..entries.len() {
+                for i in offsets[row] as usize..offsets[row + 1] as usize {
                     let key = string_at(keys.as_ref(), i);
                     check_key(key, path, self.limits)
                         .map_err(|m| Error::data(SYSTEM, "write", m))?;
-                    let child_path = format!("{path}.{key}");
+                    let child_path = path.child(key);
                     match self.encode(value, values.as_ref(), i, &child_path)? {
                         Some(v) => doc.append(key, v),
                         None if self.ignore_nulls => {}
@@ -303,7 +358,11 @@ fn binary_at(array: &dyn Array, row: usize) -> &[u8] {
 }
 
 /// A field name the server would refuse, as the message to show.
-fn check_key(key: &str, path: &str, limits: Limits) -> std::result::Result<(), String> {
+fn check_key(
+    key: &str,
+    path: impl std::fmt::Display,
+    limits: Limits,
+) -> std::result::Result<(), String> {
     if key.contains('\0') {
         return Err(format!(
             "field `{path}` has a key with a NUL character, which BSON cannot hold"
@@ -622,6 +681,24 @@ mod tests {
         );
         assert_eq!(got[0].get_document("m").unwrap(), &doc! {"a": 1});
         assert_eq!(got[1].get_document("m").unwrap(), &doc! {});
+        // A sliced batch (as Spark's batches can be) reads each row's own range.
+        assert_eq!(docs(&enc, &b.slice(1, 1)), vec![got[1].clone()]);
+    }
+
+    #[test]
+    fn an_error_inside_nested_values_names_the_whole_path() {
+        let c = cfg(&[]);
+        let ferret = Limits { ferretdb: true };
+        let point = StructArray::new(
+            Fields::from(vec![Field::new("x", DataType::Float64, true)]),
+            vec![Arc::new(Float64Array::from(vec![1.0, f64::INFINITY]))],
+            None,
+        );
+        let b = batch(vec![("at", Arc::new(point) as ArrayRef)]);
+        let enc = Encoder::new(&c, &b.schema(), ferret).unwrap();
+        assert!(enc.document(&b, 0, |_| true).is_ok());
+        let e = enc.document(&b, 1, |_| true).unwrap_err();
+        assert!(e.message().contains("field `at.x`"), "{}", e.message());
     }
 
     #[test]
