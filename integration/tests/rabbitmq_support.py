@@ -36,9 +36,14 @@ def pika_connection(env: dict[str, Any]) -> Any:
 
     rabbitmq = env["rabbitmq"]
     credentials = pika.PlainCredentials(str(rabbitmq["username"]), str(rabbitmq["password"]))
+    # No heartbeats: a blocking client sits idle (servicing no I/O) while Spark jobs run for
+    # minutes, and the broker would close it for missed heartbeats.
     return pika.BlockingConnection(
         pika.ConnectionParameters(
-            host=str(rabbitmq["host"]), port=int(rabbitmq["port"]), credentials=credentials
+            host=str(rabbitmq["host"]),
+            port=int(rabbitmq["port"]),
+            credentials=credentials,
+            heartbeat=0,
         )
     )
 
