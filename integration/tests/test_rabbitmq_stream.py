@@ -83,6 +83,12 @@ def test_batch_read_takes_an_offset_range(spark, rabbit_env, amqp, stream):
     )
 
 
+def test_batch_read_of_an_empty_stream_is_empty(spark, rabbit_env, stream):
+    # Nothing to plan: Spark still runs one task, given no partition.
+    options = connector_options(rabbit_env, queue=stream)
+    assert spark.read.format("rabbitmq").options(**options).load().count() == 0
+
+
 def test_restarted_stream_reads_every_message_once(spark, rabbit_env, amqp, stream, tmp_path):
     options = connector_options(rabbit_env, queue=stream)
     out, checkpoint = tmp_path / "out", tmp_path / "checkpoint"
