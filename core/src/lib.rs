@@ -4,6 +4,7 @@ pub mod auth;
 pub mod batches;
 pub mod clients;
 pub mod error;
+pub mod held;
 pub mod logging;
 pub mod metrics;
 pub mod offsets;

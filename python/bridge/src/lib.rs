@@ -8,6 +8,7 @@
 pub mod arrow;
 pub mod call;
 pub mod errors;
+pub mod held;
 pub mod logs;
 pub mod streams;
 
