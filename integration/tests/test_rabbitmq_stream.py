@@ -148,7 +148,7 @@ KILLED_JOB = textwrap.dedent(
     spark = SparkSession.builder.master("local[2]").getOrCreate()
     query = (
         spark.readStream.format("rabbitmq").options(**options).load()
-        .select("message_id", "body", "offset")
+        .select("message_id", "body", "offset", "redelivered")
         .writeStream.format("parquet").option("path", out)
         .option("checkpointLocation", checkpoint)
         .trigger(processingTime="200 milliseconds").start()

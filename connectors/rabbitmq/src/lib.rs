@@ -8,6 +8,8 @@ pub mod messages;
 pub mod offsets;
 pub mod options;
 pub mod publish;
+pub mod queue;
+pub mod shape;
 pub mod stream;
 pub mod topology;
 
@@ -16,7 +18,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arrow_schema::{Schema, SchemaRef};
-use spark_ds_core::{BatchSink, BatchSource, Result, RetryPolicy, TaskMetrics};
+use spark_ds_core::held::HeldStream;
+use spark_ds_core::{BatchSink, BatchSource, Error, Result, RetryPolicy, TaskMetrics};
 
 pub use offsets::StreamPoint;
 pub use options::{Config, OPTIONS};
@@ -108,6 +111,15 @@ pub fn stream_partitions(cfg: &Config, start: &str, end: &str) -> Result<Vec<Str
 
 /// The partitions of a batch read, from `startingOffsets` to `endingOffsets`.
 pub async fn plan_partitions(cfg: &Config) -> Result<Vec<String>> {
+    if cfg.reads_held() {
+        return Err(Error::config(
+            SYSTEM,
+            format!(
+                "a batch read needs a stream queue, and option `queueType` says `{}`: a classic or quorum queue gives each message to one consumer and drops it once acknowledged, so it has no range to read; read it with `spark.readStream`",
+                cfg.queue_type().name()
+            ),
+        ));
+    }
     retried(cfg, "declare", || topology::declare(cfg)).await?;
     let (start, end) = retried(cfg, "plan partitions", || async {
         Ok((
@@ -117,6 +129,12 @@ pub async fn plan_partitions(cfg: &Config) -> Result<Vec<String>> {
     })
     .await?;
     stream::plan(cfg, start, end)
+}
+
+/// Opens the consumer the driver holds for a stream read of a classic or quorum queue.
+pub async fn open_held_consumer(cfg: &Config, schema: &SchemaRef) -> Result<Box<dyn HeldStream>> {
+    check_read_schema(cfg, schema)?;
+    retried(cfg, "open consumer", || queue::open(cfg, schema)).await
 }
 
 /// Reads one planned partition (a batch read's or a micro-batch's) as batches of `schema`.

@@ -9,7 +9,7 @@ use spark_ds_core::options::shared::{
     CredentialOptions, EndpointOptions, LogOptions, RetryOptions, TimeoutOptions, TlsOptions,
 };
 use spark_ds_core::options::{
-    Choice, Count, Flag, Millis, OptCount, OptionSpecs, Override, SecretText, Text,
+    Choice, Count, Flag, Millis, OptChoice, OptCount, OptionSpecs, Override, SecretText, Text,
 };
 use spark_ds_core::{Error, Result, redact};
 
@@ -17,6 +17,7 @@ use crate::SYSTEM;
 use crate::offsets::{EndAt, StartAt};
 
 const MAX_I32: i64 = i32::MAX as i64;
+const MAX_I64: i64 = i64::MAX;
 
 spark_ds_core::choices! {
     /// What a read makes of message bodies.
@@ -30,6 +31,11 @@ spark_ds_core::choices! {
         DropMalformed = "DROPMALFORMED",
         FailFast = "FAILFAST",
     }
+}
+
+spark_ds_core::choices! {
+    /// The kind of queue a read consumes, which decides how it is read.
+    pub enum QueueType { Stream = "stream", Classic = "classic", Quorum = "quorum" }
 }
 
 spark_ds_core::choices! {
@@ -49,8 +55,10 @@ spark_ds_core::options! {
         uri: SecretText = "uri", aliases ["amqp.uri", "connection.uri"];
         /// Virtual host.
         vhost: Text = "vhost", default "/";
-        /// Queue to read: a stream queue (`x-queue-type: stream`).
+        /// Queue to read (or to declare and bind for a write).
         queue: Text = "queue";
+        /// What kind of queue `queue` is, which decides how it is read: `stream` (exact offset ranges in the checkpoint, replayable, batch or stream) or `classic` / `quorum` (a stream only: one consumer held by the driver, acknowledging each message after Spark commits the micro-batch holding it — at-least-once). Default: `declareQueue`'s type when it declares one, else `stream`.
+        queue_type: OptChoice<QueueType> = "queueType";
         /// Where a new query (or a batch read) starts: `first`, `last` (the stream's last chunk), `next` (messages published after the query starts) or an offset (a whole number). A restarted query resumes from its checkpoint.
         starting_offsets: Text = "startingOffsets", default "first";
         /// Start at the first message published at or after this time, in ms since the epoch (RabbitMQ keeps second resolution); replaces `startingOffsets`.
@@ -59,15 +67,17 @@ spark_ds_core::options! {
         ending_offsets: Text = "endingOffsets", default "latest";
         /// Fail the query when offsets it still needs were removed by the stream's retention; `false` logs the loss and goes on from the first remaining message.
         fail_on_data_loss: Flag = "failOnDataLoss", default "true";
-        /// Most stream offsets per micro-batch (Spark 4.2+ admission control); `Trigger.AvailableNow` reads in batches of this size too.
+        /// Most messages per micro-batch: stream queues count offsets (Spark 4.2+ admission control); classic and quorum queues count messages on every Spark 4. `Trigger.AvailableNow` reads in batches of this size too.
         max_messages_per_trigger: OptCount<1, MAX_I32> = "maxMessagesPerTrigger", aliases ["maxRowsPerTrigger", "maxOffsetsPerTrigger"];
+        /// Most body bytes per micro-batch of a classic or quorum queue (a micro-batch still takes one larger message).
+        max_bytes_per_trigger: OptCount<1, MAX_I64> = "maxBytesPerTrigger";
         /// Most stream offsets one Spark partition reads: a larger range is split into partitions read in parallel.
         offsets_per_partition: Count<1, MAX_I32> = "offsetsPerPartition", default "250000";
-        /// Unacknowledged deliveries a consumer may hold (`basic.qos`).
+        /// Unacknowledged deliveries a consumer may hold (`basic.qos`). A classic or quorum queue's micro-batch holds at most this many messages, since they stay unacknowledged until Spark commits it.
         prefetch_count: Count<1, 65_535> = "prefetchCount", default "2000";
-        /// AMQP 0-9-1 cannot ask a stream for its last offset: the connector reads the stream's last chunk and takes the quiet time after its last delivery as the end of it.
+        /// AMQP 0-9-1 cannot ask a stream for its last offset: the connector reads the stream's last chunk and takes the quiet time after its last delivery as the end of it. For classic and quorum queues: the quiet time that ends a micro-batch's messages.
         latest_offset_idle: Millis<1, 60_000> = "latestOffsetIdleMs", default "50";
-        /// How long that probe waits for a first delivery before it takes the stream as empty (an idle, empty stream costs this much per trigger).
+        /// How long that probe waits for a first delivery before it takes the stream as empty (an idle, empty stream costs this much per trigger); for classic and quorum queues, how long a trigger waits for a first message.
         latest_offset_timeout: Millis<1, 600_000> = "latestOffsetTimeoutMs", default "500";
         /// `binary`: the body is the `body` column; `json`: each body is parsed as a JSON object into the fields of the read's schema (`.schema(...)`), beside any message columns it names.
         body_format: Choice<BodyFormat> = "bodyFormat", default "binary";
@@ -176,6 +186,30 @@ impl Config {
                 "option `bindQueue` needs `queue` and a named `exchange` (the default exchange binds every queue by name already)",
             ));
         }
+        // Options set to other than their defaults that only a stream queue can honour.
+        let stream_only = [
+            ("startingTimestamp", own.starting_timestamp.is_some()),
+            ("startingOffsets", start_at != StartAt::First),
+            ("endingOffsets", end_at != EndAt::Latest),
+        ];
+        let held = matches!(
+            queue_type(own.queue_type, own.declare_queue),
+            QueueType::Classic | QueueType::Quorum
+        );
+        if held && let Some((name, _)) = stream_only.iter().find(|(_, set)| *set) {
+            return Err(Error::config(
+                SYSTEM,
+                format!(
+                    "option `{name}` applies to stream queues only: a classic or quorum queue is read from its head, each message once it is acknowledged"
+                ),
+            ));
+        }
+        if !held && own.max_bytes_per_trigger.is_some() {
+            return Err(Error::config(
+                SYSTEM,
+                "option `maxBytesPerTrigger` applies to classic and quorum queues (`queueType`): a stream queue's micro-batches are planned by offsets before they are read, so limit them with `maxMessagesPerTrigger`",
+            ));
+        }
         Ok(Config {
             endpoint,
             credentials: CredentialOptions::from_options(&o)?,
@@ -200,6 +234,17 @@ impl Config {
         }
     }
 
+    /// What kind of queue a read consumes.
+    pub fn queue_type(&self) -> QueueType {
+        queue_type(self.own.queue_type, self.own.declare_queue)
+    }
+
+    /// Whether reads go through one consumer the driver holds (classic and quorum queues),
+    /// rather than exact offset ranges (stream queues).
+    pub fn reads_held(&self) -> bool {
+        self.queue_type() != QueueType::Stream
+    }
+
     /// The exchange rows are published to (`""` is the default exchange).
     pub fn exchange(&self) -> &str {
         self.own.exchange.as_deref().unwrap_or("")
@@ -222,6 +267,15 @@ impl Config {
     pub fn latest_idle(&self) -> Duration {
         self.own.latest_offset_idle
     }
+}
+
+/// `queueType`, else the type `declareQueue` declares, else a stream.
+fn queue_type(given: Option<QueueType>, declared: DeclareQueue) -> QueueType {
+    given.unwrap_or(match declared {
+        DeclareQueue::Classic => QueueType::Classic,
+        DeclareQueue::Quorum => QueueType::Quorum,
+        DeclareQueue::None | DeclareQueue::Stream => QueueType::Stream,
+    })
 }
 
 #[cfg(test)]
@@ -287,6 +341,36 @@ mod tests {
             assert!(e.message().contains(name), "{pairs:?}: {}", e.message());
         }
         assert!(parse(&[]).unwrap().queue().is_err());
+    }
+
+    #[test]
+    fn queue_type_decides_the_read_and_its_options() {
+        assert!(!parse(&[("queue", "q")]).unwrap().reads_held());
+        assert!(parse(&[("queueType", "quorum")]).unwrap().reads_held());
+        assert!(parse(&[("declareQueue", "classic")]).unwrap().reads_held());
+        let pinned = parse(&[("declareQueue", "classic"), ("queueType", "stream")]).unwrap();
+        assert_eq!(pinned.queue_type(), QueueType::Stream);
+        for (pairs, name) in [
+            (
+                vec![("queueType", "classic"), ("endingOffsets", "10")],
+                "endingOffsets",
+            ),
+            (
+                vec![("queueType", "classic"), ("startingTimestamp", "1")],
+                "startingTimestamp",
+            ),
+            (
+                vec![("queueType", "quorum"), ("startingOffsets", "last")],
+                "startingOffsets",
+            ),
+            (vec![("maxBytesPerTrigger", "1000")], "maxBytesPerTrigger"),
+            (vec![("queueType", "fifo")], "queueType"),
+        ] {
+            let e = parse(&pairs).unwrap_err();
+            assert!(e.message().contains(name), "{pairs:?}: {}", e.message());
+        }
+        let c = parse(&[("queueType", "classic"), ("maxBytesPerTrigger", "1000")]).unwrap();
+        assert_eq!(c.max_bytes_per_trigger, Some(1000));
     }
 
     #[test]

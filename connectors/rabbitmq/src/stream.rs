@@ -13,9 +13,9 @@
 
 use std::time::Duration;
 
+use arrow_array::RecordBatch;
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
-use arrow_array::{Array, RecordBatch};
 use arrow_schema::SchemaRef;
 use futures::StreamExt;
 use futures::future::BoxFuture;
@@ -25,10 +25,10 @@ use lapin::{Channel, Consumer};
 use serde_json::json;
 use spark_ds_core::{BatchSource, Error, ErrorKind, Result, TaskMetrics};
 
-use crate::json_body::{self, JsonLayout};
 use crate::messages::{self, Message, MessageBuilder, col};
 use crate::offsets::{EndAt, StartAt, StreamPoint, split};
-use crate::options::{BodyFormat, Config};
+use crate::options::Config;
+use crate::shape::RowShape;
 use crate::{SYSTEM, client, errors};
 
 /// The consumer argument that says where a stream consumer starts (deliveries carry
@@ -130,7 +130,7 @@ impl StreamConsumer {
             Error::config(
                 SYSTEM,
                 format!(
-                    "queue `{}` is not a stream queue: its deliveries carry no `{STREAM_OFFSET}` (declare it with `x-queue-type: stream`)",
+                    "queue `{}` is not a stream queue: its deliveries carry no `{STREAM_OFFSET}` (declare it with `x-queue-type: stream`, or read a classic or quorum queue with option `queueType`)",
                     self.queue
                 ),
             )
@@ -294,7 +294,6 @@ fn parse_partition(cfg: &Config, text: &str) -> Result<(StreamPoint, StreamPoint
 /// Reads the messages with offsets in `(start, end]` of one planned partition.
 pub struct RangeReader {
     cfg: Config,
-    schema: SchemaRef,
     /// The first offset still to read.
     next: u64,
     /// The last offset to read; `None` for an empty range.
@@ -304,10 +303,7 @@ pub struct RangeReader {
     done: bool,
     /// Whether the first delivery was compared with the offset asked for.
     loss_checked: bool,
-    /// How bodies become columns when they are JSON (`bodyFormat=json`).
-    json: Option<JsonLayout>,
-    /// Messages DROPMALFORMED left out.
-    dropped: u64,
+    shape: RowShape,
     metrics: TaskMetrics,
 }
 
@@ -320,22 +316,13 @@ impl RangeReader {
         };
         Ok(RangeReader {
             cfg: cfg.clone(),
-            schema: schema.clone(),
             next: start.next_offset(),
             last,
             consumer: None,
             builder: MessageBuilder::new(),
             done: last.is_none(),
             loss_checked: false,
-            json: match cfg.body_format {
-                BodyFormat::Json => Some(JsonLayout::of(
-                    schema,
-                    cfg.parse_mode,
-                    cfg.corrupt_column(),
-                )?),
-                BodyFormat::Binary => None,
-            },
-            dropped: 0,
+            shape: RowShape::new(cfg, schema)?,
             metrics: TaskMetrics::with_request_noun("deliveries"),
         })
     }
@@ -433,8 +420,11 @@ impl RangeReader {
             let mut summary = self
                 .metrics
                 .summary_line(SYSTEM, &format!("read queue `{}`", self.cfg.queue()?));
-            if self.json.is_some() {
-                summary.push_str(&format!(", {} malformed bodies dropped", self.dropped));
+            if self.shape.parses_json() {
+                summary.push_str(&format!(
+                    ", {} malformed bodies dropped",
+                    self.shape.dropped
+                ));
             }
             log::info!(target: "spark_ds::rabbitmq", "{summary}");
         }
@@ -442,23 +432,6 @@ impl RangeReader {
             return Ok(None);
         }
         let batch = self.builder.finish()?;
-        let out = match &self.json {
-            None => messages::project(&batch, &self.schema)?,
-            Some(layout) => {
-                let layout = layout.clone();
-                self.parse_bodies(&layout, &batch)?
-            }
-        };
-        self.metrics.add_rows(out.num_rows() as u64);
-        Ok(Some(out))
-    }
-
-    /// The batch with its JSON bodies parsed into the schema's body fields.
-    fn parse_bodies(&mut self, layout: &JsonLayout, batch: &RecordBatch) -> Result<RecordBatch> {
-        let bodies = batch
-            .column_by_name(col::BODY)
-            .map(|c| c.as_binary::<i32>())
-            .ok_or_else(|| Error::internal(SYSTEM, "read", "a message batch without bodies"))?;
         let offsets = batch
             .column_by_name(col::OFFSET)
             .map(|c| c.as_primitive::<Int64Type>())
@@ -470,10 +443,9 @@ impl RangeReader {
                 offsets.value(i)
             )
         };
-        let texts: Vec<&[u8]> = (0..bodies.len()).map(|i| bodies.value(i)).collect();
-        let parsed = json_body::parse(layout, &texts, &label)?;
-        self.dropped += parsed.dropped;
-        json_body::assemble(&self.schema, layout, batch, parsed)
+        let out = self.shape.apply(&batch, &label)?;
+        self.metrics.add_rows(out.num_rows() as u64);
+        Ok(Some(out))
     }
 }
 

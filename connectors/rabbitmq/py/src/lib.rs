@@ -9,6 +9,7 @@ use pyo3::types::PyDict;
 use spark_ds_core::{Error, Result};
 use spark_ds_pybridge::arrow::{schema_from_pyarrow, schema_to_pyarrow};
 use spark_ds_pybridge::call::{run, run_async};
+use spark_ds_pybridge::held::HeldConsumer;
 use spark_ds_pybridge::streams::{BatchStream, BatchWriter};
 use spark_ds_rabbitmq as rabbitmq;
 
@@ -37,21 +38,17 @@ fn validate_options(py: Python<'_>, options: RawOptions) -> PyResult<()> {
 }
 
 /// The options the Python glue acts on, validated by the same definitions as every other
-/// option: `{"pushdown": False, "logLevel": str | None, "maxRowsPerTrigger": int | None}`.
+/// option: `{"pushdown": False, "logLevel": str | None, "maxRowsPerTrigger": int | None,
+/// "maxBytesPerTrigger": int | None, "heldConsumer": bool}`.
 #[pyfunction]
 fn python_settings<'py>(py: Python<'py>, options: RawOptions) -> PyResult<Bound<'py, PyDict>> {
-    let (log_level, max_rows) = run(py, "validate options", || {
-        config(&options).map(|cfg| {
-            (
-                cfg.log.log_level.map(|l| l.name()),
-                cfg.max_messages_per_trigger,
-            )
-        })
-    })?;
+    let cfg = run(py, "validate options", || config(&options))?;
     let settings = PyDict::new(py);
     settings.set_item("pushdown", false)?;
-    settings.set_item("logLevel", log_level)?;
-    settings.set_item("maxRowsPerTrigger", max_rows)?;
+    settings.set_item("logLevel", cfg.log.log_level.map(|l| l.name()))?;
+    settings.set_item("maxRowsPerTrigger", cfg.max_messages_per_trigger)?;
+    settings.set_item("maxBytesPerTrigger", cfg.max_bytes_per_trigger)?;
+    settings.set_item("heldConsumer", cfg.reads_held())?;
     Ok(settings)
 }
 
@@ -224,6 +221,21 @@ fn stream_partitions(
     })
 }
 
+/// The consumer a stream read of a classic or quorum queue holds on the driver; its
+/// batches are of `schema`.
+#[pyfunction]
+fn open_held_consumer(
+    py: Python<'_>,
+    options: RawOptions,
+    schema: &Bound<'_, PyAny>,
+) -> PyResult<HeldConsumer> {
+    let schema = Arc::new(schema_from_pyarrow(schema)?);
+    let stream = run_async(py, "open consumer", async {
+        rabbitmq::open_held_consumer(&config(&options)?, &schema).await
+    })?;
+    Ok(HeldConsumer::new(stream))
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     spark_ds_pybridge::init_module(m, "pyspark_ds_rabbitmq")?;
@@ -239,5 +251,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(stream_initial_offset, m)?)?;
     m.add_function(wrap_pyfunction!(stream_latest_offset, m)?)?;
     m.add_function(wrap_pyfunction!(stream_partitions, m)?)?;
+    m.add_function(wrap_pyfunction!(open_held_consumer, m)?)?;
+    m.add_class::<HeldConsumer>()?;
     Ok(())
 }
