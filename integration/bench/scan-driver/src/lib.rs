@@ -1,11 +1,11 @@
-//! What the benchmark's Rust-limit programs (`rust-scan`, `mongo-scan`) share: their
-//! command line, draining planned partitions with N concurrent tasks, filling N sinks with
-//! generated batches, and the one JSON line they print. Each program brings only its
-//! connector's calls and its data set.
+//! What the benchmark's Rust-limit programs (`rust-scan`, `mongo-scan`, `rabbit-scan`)
+//! share: their command line, draining planned partitions with N concurrent tasks, filling
+//! N sinks with generated batches, and the one JSON line they print. Each program brings
+//! only its connector's calls and its data set.
 //!
 //! ```text
 //! <program> read  --tasks 2 -o key=value...
-//! <program> write --tasks 2 --rows 1000000 [--batch-rows 65536] -o key=value...
+//! <program> write --tasks 2 --rows 1000000 [--batch-rows 65536] [--body-bytes 100] -o key=value...
 //! ```
 
 use std::collections::VecDeque;
@@ -25,6 +25,8 @@ pub struct Args {
     pub tasks: usize,
     pub rows: u64,
     pub batch_rows: u64,
+    /// Body size of each generated message (message programs only; 0: the program's default).
+    pub body_bytes: usize,
     /// Connector options, keys lower-cased as Spark hands them to a connector.
     pub options: Vec<(String, String)>,
 }
@@ -39,7 +41,7 @@ fn parse_args(program: &str) -> Result<Args, BoxError> {
     let mut it = std::env::args().skip(1);
     let op = it.next().ok_or_else(|| {
         format!(
-            "usage: {program} read|write [--tasks N] [--rows N] [--batch-rows N] -o key=value..."
+            "usage: {program} read|write [--tasks N] [--rows N] [--batch-rows N] [--body-bytes N] -o key=value..."
         )
     })?;
     if op != "read" && op != "write" {
@@ -50,6 +52,7 @@ fn parse_args(program: &str) -> Result<Args, BoxError> {
         tasks: 2,
         rows: 0,
         batch_rows: 65_536,
+        body_bytes: 0,
         options: Vec::new(),
     };
     while let Some(flag) = it.next() {
@@ -58,6 +61,7 @@ fn parse_args(program: &str) -> Result<Args, BoxError> {
             "--tasks" => args.tasks = value.parse()?,
             "--rows" => args.rows = value.parse()?,
             "--batch-rows" => args.batch_rows = value.parse()?,
+            "--body-bytes" => args.body_bytes = value.parse()?,
             "-o" => {
                 let (k, v) = value.split_once('=').ok_or("-o takes key=value")?;
                 args.options.push((k.to_ascii_lowercase(), v.to_string()));
