@@ -203,3 +203,89 @@ def mongo_arrow_bytes_per_row(sample: int = 50_000) -> float:
     """Arrow in-memory size of one document's row: the MongoDB MB/s basis."""
     batch = mongo_arrow_batch(1_000_000, sample)
     return batch.nbytes / sample
+
+
+# --------------------------------------------------------------------------- RabbitMQ
+# Messages: message `i`'s body is `i` in decimal left-padded with `x` to the body size
+# (100 B or 10 KB); nothing else is set but persistent delivery. Every queue is a stream
+# queue named RABBIT_PREFIX + the bench's table name. rabbit-scan
+# (integration/bench/rabbit-scan) generates the same bodies.
+
+RABBIT_PREFIX = "spark_ds_bench."
+RABBIT_BODY_SIZES = (100, 10_240)
+# Every column of a read (spark-ds-rabbitmq's message schema; the pure-Python source
+# offers the same).
+RABBIT_DDL = (
+    "body binary, routing_key string, exchange string, headers map<string,string>, "
+    "content_type string, content_encoding string, message_id string, "
+    "correlation_id string, reply_to string, expiration string, type string, "
+    "user_id string, app_id string, timestamp timestamp, delivery_mode int, priority int, "
+    "redelivered boolean, offset bigint"
+)
+
+
+def rabbit_queue(table: str) -> str:
+    return RABBIT_PREFIX + table
+
+
+def rabbit_body(i: int, body_bytes: int) -> bytes:
+    """Message `i`'s body (used to check the other generators)."""
+    return str(i).rjust(body_bytes, "x").encode()
+
+
+def rabbit_spark_frame(spark: Any, rows: int, body_bytes: int, partitions: int = 2) -> Any:
+    """The generated DataFrame the RabbitMQ write jobs publish: one binary `body` column
+    (no Python per row)."""
+    from pyspark.sql import functions as sf
+
+    body = sf.lpad(sf.col("id").cast("string"), body_bytes, "x").cast("binary")
+    return spark.range(0, rows, 1, partitions).select(body.alias("body"))
+
+
+def rabbit_arrow_schema() -> Any:
+    """Spark's Arrow types for RABBIT_DDL (what an Arrow reader must yield)."""
+    import pyarrow as pa
+
+    strings = [
+        "content_type",
+        "content_encoding",
+        "message_id",
+        "correlation_id",
+        "reply_to",
+        "expiration",
+        "type",
+        "user_id",
+        "app_id",
+    ]
+    return pa.schema(
+        [
+            ("body", pa.binary()),
+            ("routing_key", pa.string()),
+            ("exchange", pa.string()),
+            ("headers", pa.map_(pa.string(), pa.string())),
+            *[(name, pa.string()) for name in strings],
+            ("timestamp", pa.timestamp("us", tz="UTC")),
+            ("delivery_mode", pa.int32()),
+            ("priority", pa.int32()),
+            ("redelivered", pa.bool_()),
+            ("offset", pa.int64()),
+        ]
+    )
+
+
+def rabbit_arrow_batch(start: int, n: int, body_bytes: int, queue: str = "src") -> Any:
+    """Messages [start, start+n) as a read of the stream yields them (offset = number)."""
+    import pyarrow as pa
+
+    schema = rabbit_arrow_schema()
+    ids = list(range(start, start + n))
+    arrays = {
+        "body": pa.array([rabbit_body(i, body_bytes) for i in ids], pa.binary()),
+        "routing_key": pa.array([rabbit_queue(queue)] * n, pa.string()),
+        "exchange": pa.array([""] * n, pa.string()),
+        "delivery_mode": pa.array([2] * n, pa.int32()),
+        "redelivered": pa.array([False] * n, pa.bool_()),
+        "offset": pa.array(ids, pa.int64()),
+    }
+    columns = [arrays.get(f.name, pa.nulls(n, f.type)) for f in schema]
+    return pa.record_batch(columns, schema=schema)

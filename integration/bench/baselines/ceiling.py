@@ -1,7 +1,9 @@
 """Spark's ceiling for Python data sources: no I/O at all.
 
 `bench_ceiling` yields pre-built Arrow batches (the bench data set's schema and values;
-option `workload`: `cassandra`, the default, or `mongodb` for the nested documents), and
+option `workload`: `cassandra`, the default, `mongodb` for the nested documents, or
+`rabbitmq` for stream messages with `bodyBytes`-byte bodies, in batches of 10,000 messages
+as spark-ds-rabbitmq builds them), and
 `bench_discard` is an Arrow writer that drops every batch. Whatever a real connector
 does, it cannot beat these through the Python DataSource API on the same machine.
 """
@@ -24,23 +26,31 @@ from pyspark.sql.types import StructType
 SCHEMA = "id bigint, i int, d double, s string, ts timestamp, u string, tags array<string>"
 BATCH_ROWS = 65_536
 
-_template: dict[str, Any] = {}
+# spark-ds-rabbitmq cuts its batches at 10,000 messages (or 16 MiB of bodies).
+RABBIT_BATCH_ROWS = 10_000
+
+_template: dict[tuple[str, int], Any] = {}
 
 
 def _schema(kind: str) -> str:
     import workload
 
-    return workload.MONGO_DDL if kind == "mongodb" else SCHEMA
+    return {"mongodb": workload.MONGO_DDL, "rabbitmq": workload.RABBIT_DDL}.get(kind, SCHEMA)
 
 
-def _batch(kind: str) -> Any:
+def _batch(kind: str, body_bytes: int) -> Any:
     """One batch per worker process, built on first use (values of the bench data set)."""
-    if kind not in _template:
+    key = (kind, body_bytes)
+    if key not in _template:
         import workload
 
-        make = workload.mongo_arrow_batch if kind == "mongodb" else workload.arrow_batch
-        _template[kind] = make(1_000_000, BATCH_ROWS)
-    return _template[kind]
+        if kind == "rabbitmq":
+            rows = max(1, min(RABBIT_BATCH_ROWS, (16 << 20) // body_bytes))
+            _template[key] = workload.rabbit_arrow_batch(1_000_000, rows, body_bytes)
+        else:
+            make = workload.mongo_arrow_batch if kind == "mongodb" else workload.arrow_batch
+            _template[key] = make(1_000_000, BATCH_ROWS)
+    return _template[key]
 
 
 class _Range(InputPartition):
@@ -51,10 +61,11 @@ class _Range(InputPartition):
 
 
 class CeilingReader(DataSourceReader):
-    def __init__(self, rows: int, partitions: int, kind: str) -> None:
+    def __init__(self, rows: int, partitions: int, kind: str, body_bytes: int) -> None:
         self.rows = rows
         self.partitions_n = partitions
         self.kind = kind
+        self.body_bytes = body_bytes
 
     def partitions(self) -> list[InputPartition]:
         step = -(-self.rows // self.partitions_n)
@@ -64,7 +75,7 @@ class CeilingReader(DataSourceReader):
 
     def read(self, partition: InputPartition) -> Iterator[Any]:
         assert isinstance(partition, _Range)
-        batch = _batch(self.kind)
+        batch = _batch(self.kind, self.body_bytes)
         left = partition.end - partition.start
         while left > 0:
             n = min(left, batch.num_rows)
@@ -87,6 +98,7 @@ class CeilingSource(DataSource):
             int(self.options["rows"]),
             int(self.options.get("partitions", "2")),
             self.options.get("workload", "cassandra"),
+            int(self.options.get("bodyBytes", "100")),
         )
 
 
