@@ -54,8 +54,8 @@ services-up:
 services-down:
 	@$(SERVICES) down
 
-## bench: the benchmark suite (never part of `make test`): SYSTEM=all (default), cassandra
-## or mongodb; BENCH_ARGS e.g. `--rows 100000 --only ours,rust`.
+## bench: the benchmark suite (never part of `make test`): SYSTEM=all (default), cassandra,
+## mongodb or rabbitmq; BENCH_ARGS e.g. `--rows 100000 --only ours,rust`.
 SYSTEM ?= all
 BENCH_ARGS ?=
 bench: setup

@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # The benchmark suite: every contender of a system side by side in one run.
 #
-#   integration/bench/run.sh [cassandra|mongodb|all] [--rows N[,N...]] [--reps N] [--smoke]
-#                            [--only a,b] [--skip a,b] [--budget-minutes M]
+#   integration/bench/run.sh [cassandra|mongodb|rabbitmq|all] [--rows N[,N...]] [--reps N]
+#                            [--smoke] [--only a,b] [--skip a,b] [--budget-minutes M]
+#                            [--body-bytes B[,B...]]  (rabbitmq)
 #
 # cassandra (the default): ours (spark-ds-cassandra), scc (spark-cassandra-connector on
 # Spark 3.5), python (pure-Python DataSource), ceiling (Spark's no-I/O Python DataSource
 # limit), rust (the connector's Rust reader/writer without Spark) -> RESULTS.md.
 # mongodb: ours (spark-ds-mongodb), mongo-spark (mongo-spark-connector on Spark 3.5),
 # pymongo and pymongoarrow (pure-Python DataSources), ceiling, rust -> RESULTS-mongodb.md.
-# `all` runs cassandra, then mongodb, with the same flags. A --smoke run writes its
-# results under out/ instead. Never part of `make test`; never asserts timings.
+# rabbitmq: ours (spark-ds-rabbitmq), pika (pure-Python DataSource), ceiling, rust, at 100 B
+# and 10 KB bodies -> RESULTS-rabbitmq.md.
+# `all` runs cassandra, mongodb, then rabbitmq, with the same flags. A --smoke run writes
+# its results under out/ instead. Never part of `make test`; never asserts timings.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -20,8 +23,8 @@ say() { echo "[bench] $*"; }
 
 systems=(cassandra)
 case "${1:-}" in
-  cassandra | mongodb) systems=("$1"); shift ;;
-  all) systems=(cassandra mongodb); shift ;;
+  cassandra | mongodb | rabbitmq) systems=("$1"); shift ;;
+  all) systems=(cassandra mongodb rabbitmq); shift ;;
 esac
 
 if [[ ! -x "$py" ]]; then
@@ -29,7 +32,7 @@ if [[ ! -x "$py" ]]; then
   exit 2
 fi
 
-# Bench-only tools (matplotlib, py-spy, pymongo) in the project venv.
+# Bench-only tools (matplotlib, py-spy, pymongo, pika) in the project venv.
 "$py" -m pip install --quiet --disable-pip-version-check -r "$here/requirements.txt"
 base_py="$("$py" -c 'import sys, os; print(os.path.join(sys.base_prefix, "bin", "python3"))')"
 
@@ -49,8 +52,10 @@ own_venv() { # dir requirements why
 
 # The JVM anchors' environment: PySpark 3.5 (neither spark-cassandra-connector nor
 # mongo-spark-connector has a Spark 4 release). Their jars are resolved by Ivy from Maven
-# Central on first use (ivysettings.xml).
-own_venv "$here/.venv-scc" "$here/requirements-scc.txt" "PySpark 3.5 for the JVM connectors"
+# Central on first use (ivysettings.xml). RabbitMQ has no Spark connector to anchor on.
+if [[ " ${systems[*]} " == *" cassandra "* || " ${systems[*]} " == *" mongodb "* ]]; then
+  own_venv "$here/.venv-scc" "$here/requirements-scc.txt" "PySpark 3.5 for the JVM connectors"
+fi
 
 status=0
 for system in "${systems[@]}"; do
@@ -71,6 +76,8 @@ for system in "${systems[@]}"; do
     own_venv "$here/.venv-pymongoarrow" "$here/requirements-pymongoarrow.txt" \
       "PySpark 4.3 with pymongoarrow's pyarrow"
     crate=spark-ds-bench-mongo-scan
+  elif [[ "$system" == rabbitmq ]]; then
+    crate=spark-ds-bench-rabbit-scan
   else
     crate=spark-ds-bench-rust-scan
   fi

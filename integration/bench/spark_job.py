@@ -3,14 +3,16 @@
     python spark_job.py CONTENDER CONFIG_JSON
 
 CONFIG_JSON is the harness's connection settings of the system plus `"system"`
-(`cassandra`, the default, or `mongodb`). Cassandra's CONTENDER is `ours`, `python`
+(`cassandra`, the default, `mongodb` or `rabbitmq`). Cassandra's CONTENDER is `ours`, `python`
 (pure-Python data source), `ceiling` (no-I/O Python source and sink) or `scc`
 (spark-cassandra-connector, run from its own PySpark 3.5 virtualenv); MongoDB's is `ours`,
 `pymongo`, `pymongoarrow` (run from its own venv), `ceiling` or `mongo-spark` (MongoDB's
-Spark connector, from the PySpark 3.5 virtualenv). Each stdin line is a JSON command
-{"op": "read"|"write"|"stream", "rows": N, "table": T, "verify": bool}; each answer is one
-stdout line starting with `@@BENCH ` holding wall seconds, CPU seconds of the JVM and its
-Python workers, and their peak memory.
+Spark connector, from the PySpark 3.5 virtualenv); RabbitMQ's is `ours`, `pika`
+(pure-Python data source) or `ceiling`. Each stdin line is a JSON command
+{"op": "read"|"write"|"stream", "rows": N, "table": T, "verify": bool} (RabbitMQ adds
+"body_bytes"); each answer is one stdout line starting with `@@BENCH ` holding wall
+seconds, CPU seconds of the JVM and its Python workers, and their peak memory (and, when
+CONFIG_JSON names the server's `server_pid`, the server's CPU seconds during the action).
 """
 
 from __future__ import annotations
@@ -87,6 +89,10 @@ def session(contender: str, cfg: dict[str, Any]) -> Any:
         from mongodb_arrow import MongoArrowDataSource
 
         spark.dataSource.register(MongoArrowDataSource)
+    elif contender == "pika":
+        from rabbitmq_py import RabbitPyDataSource
+
+        spark.dataSource.register(RabbitPyDataSource)
     elif contender == "ceiling":
         from ceiling import CeilingSource, DiscardSink
 
@@ -118,11 +124,28 @@ def mongo_options(contender: str, cfg: dict[str, Any], table: str, op: str) -> d
     return opts
 
 
+def rabbit_options(cfg: dict[str, Any], table: str, op: str) -> dict[str, str]:
+    """Both RabbitMQ sources: a batch read of the whole stream (`first` to `latest`, the
+    defaults, spelled out) or a publish to the default exchange, routed by queue name."""
+    opts = {
+        "host": cfg["host"],
+        "port": str(cfg["port"]),
+        "username": cfg["username"],
+        "password": cfg["password"],
+        "queue": workload.rabbit_queue(table),
+    }
+    if op == "read":
+        opts.update(startingOffsets="first", endingOffsets="latest")
+    return opts
+
+
 def conn_options(
     contender: str, cfg: dict[str, Any], table: str, op: str = "read"
 ) -> dict[str, str]:
     if cfg.get("system") == "mongodb":
         return mongo_options(contender, cfg, table, op)
+    if cfg.get("system") == "rabbitmq":
+        return rabbit_options(cfg, table, op)
     if contender == "scc":
         return {"keyspace": workload.KEYSPACE, "table": table}
     return {
@@ -146,16 +169,20 @@ MONGO_FORMATS = {
     "pymongo": "mongodb_py",
     "pymongoarrow": "mongodb_arrow",
 }
+RABBIT_FORMATS = {"ours": "rabbitmq", "pika": "rabbitmq_py"}
 
 
 def data_format(contender: str, cfg: dict[str, Any]) -> str:
-    return (MONGO_FORMATS if cfg.get("system") == "mongodb" else FORMATS)[contender]
+    formats = {"mongodb": MONGO_FORMATS, "rabbitmq": RABBIT_FORMATS}
+    return formats.get(cfg.get("system", ""), FORMATS)[contender]
 
 
 def reader(spark: Any, contender: str, cfg: dict[str, Any], cmd: dict[str, Any]) -> Any:
     mongo = cfg.get("system") == "mongodb"
     if contender == "ceiling":
         r = spark.read.format("bench_ceiling").option("rows", str(cmd["rows"]))
+        if cfg.get("system") == "rabbitmq":
+            r = r.option("workload", "rabbitmq").option("bodyBytes", str(cmd["body_bytes"]))
         return r.option("workload", "mongodb").load() if mongo else r.load()
     opts = conn_options(contender, cfg, cmd["table"])
     r = spark.read.format(data_format(contender, cfg)).options(**opts)
@@ -166,9 +193,12 @@ def reader(spark: Any, contender: str, cfg: dict[str, Any], cmd: dict[str, Any])
     return r.load()
 
 
-def generated(spark: Any, cfg: dict[str, Any], rows: int) -> Any:
+def generated(spark: Any, cfg: dict[str, Any], cmd: dict[str, Any]) -> Any:
+    rows = cmd["rows"]
     if cfg.get("system") == "mongodb":
         return workload.mongo_spark_frame(spark, rows)
+    if cfg.get("system") == "rabbitmq":
+        return workload.rabbit_spark_frame(spark, rows, cmd["body_bytes"])
     return workload.spark_frame(spark, rows)
 
 
@@ -232,15 +262,19 @@ def run(spark: Any, contender: str, cfg: dict[str, Any], cmd: dict[str, Any], jv
         action = df.write.format("noop").mode("overwrite").save
         out["partitions"] = None
     else:
-        frame = generated(spark, cfg, cmd["rows"])
+        frame = generated(spark, cfg, cmd)
         if contender == "ceiling":
             action = frame.write.format("bench_discard").mode("append").save
         else:
             opts = conn_options(contender, cfg, cmd["table"], cmd["op"])
             fmt = data_format(contender, cfg)
             action = frame.write.format(fmt).options(**opts).mode("append").save
+    server = cfg.get("server_pid")
+    server_cpu = procstat.tree_cpu(server) if server else 0.0
     with procstat.Sampler(jvm, interval=0.2) as sampler, procstat.Measured(jvm) as m:
         action()
+    if server:
+        out["server_cpu_seconds"] = procstat.tree_cpu(server) - server_cpu
     out.update(
         seconds=m.seconds,
         cpu_seconds=m.cpu,
