@@ -60,8 +60,9 @@ class HeldStreamReader(NativeBacked, *_Bases):  # type: ignore[misc]
         # Only the driver's reader opens a consumer; copies sent to executors never do.
         self._consumer: Any = None
         self._session: str | None = None
-        # The end of the last micro-batch planned in this session.
+        # The end of the last micro-batch planned, and of the last acknowledged, this session.
         self._planned = 0
+        self._acked = 0
         # Trigger.AvailableNow's last delivery number.
         self._cap: int | None = None
 
@@ -74,7 +75,7 @@ class HeldStreamReader(NativeBacked, *_Bases):  # type: ignore[misc]
         if self._consumer is None:
             self._consumer = self.native().open_held_consumer(self.options, self.schema)
             self._session = uuid.uuid4().hex
-            self._planned = 0
+            self._planned = self._acked = 0
             self.log.info("%s stream: consumer session %s", self.connector.system, self._session)
         return self._consumer
 
@@ -108,6 +109,12 @@ class HeldStreamReader(NativeBacked, *_Bases):  # type: ignore[misc]
         max_bytes = _smallest(settings.get("maxBytesPerTrigger"), getattr(limit, "max_bytes", None))
         return max_messages, max_bytes
 
+    def _acknowledge(self, through: int) -> None:
+        """Acknowledges every delivery through `through`: Spark committed them."""
+        if through > self._acked:
+            self._consumer.commit(through)
+            self._acked = through
+
     def initialOffset(self) -> dict[str, Any]:
         self._open()
         return self._offset(0)
@@ -123,7 +130,7 @@ class HeldStreamReader(NativeBacked, *_Bases):  # type: ignore[misc]
         # Spark asks for the next micro-batch only once the previous one is in its commit
         # log; its commit() call comes later, after it has planned the next one. Acknowledging
         # now frees the prefetch the next micro-batch needs.
-        consumer.commit(after)
+        self._acknowledge(after)
         max_messages, max_bytes = self._limits(limit)
         if self._cap is not None:
             room = self._cap - after
@@ -176,11 +183,23 @@ class HeldStreamReader(NativeBacked, *_Bases):  # type: ignore[misc]
     def commit(self, end: dict[str, Any]) -> None:
         session, through = self._position(end)
         if self._consumer is not None and session == self._session:
-            self._consumer.commit(through)
+            self._acknowledge(through)
         self.log.info("%s stream: committed up to %s", self.connector.system, json.dumps(end))
 
     def stop(self) -> None:
         consumer, self._consumer = self._consumer, None
-        if consumer is not None:
-            # What is not acknowledged goes back to the source.
-            consumer.close()
+        if consumer is None:
+            return
+        if self._acked < self._planned and not features.has_admission_control():
+            # Spark before 4.2 commits a source's micro-batch only when it plans the next:
+            # after the last micro-batch of Trigger.AvailableNow or Once it never does.
+            self.log.warning(
+                "%s stream: the last %d messages read were not acknowledged, since this Spark "
+                "does not tell a source that its last micro-batch committed (Spark 4.2+ "
+                "does); they go back to the source and the next run reads them again. Use a "
+                "processingTime trigger, or Spark 4.2+, to avoid these duplicates.",
+                self.connector.system,
+                self._planned - self._acked,
+            )
+        # What is not acknowledged goes back to the source.
+        consumer.close()
