@@ -4,7 +4,7 @@
 
 For each line (the newest patch of every 4.x line PyPI lists, found here) it keeps a
 virtualenv under ``.matrix/`` holding only that PySpark (with its Connect extra), a
-pyarrow the line accepts, pytest, the suite's own clients (cassandra-driver, pymongo) and
+pyarrow the line accepts, pytest, the suite's own clients (cassandra-driver, pymongo, pika) and
 the built wheels from ``dist/`` (or ``SPARK_DS_MATRIX_DIST``); then it runs the conformance
 suite in each mode, one line at a time, through ``matrix_plugin.py``:
 
@@ -56,6 +56,9 @@ CAPABILITIES = (
     "key_lookup",
     "stream_write",
     "stream_read",
+    "message_write",
+    "message_read",
+    "acked_read",
     "pipelines",
     "options",
 )
@@ -66,6 +69,7 @@ TOOLS = [
     "pytest-timeout==2.4.0",
     "cassandra-driver==3.30.1",
     "pymongo==4.20.0",
+    "pika==1.4.4",
     "pyyaml==6.0.4",
 ]
 # pyarrow per line: the newest release, which is above every line's declared minimum

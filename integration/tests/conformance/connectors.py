@@ -30,11 +30,14 @@ CAPABILITIES = frozenset(
         "key_lookup",
         "message_read",
         "message_write",
+        "acked_read",
     }
 )
 """``batch_*``/``stream_*``: keyed rows that round-trip through a table or collection.
 ``message_read``/``message_write``: rows published as messages (JSON bodies) and read back
-from a queue or topic, with no keys and no save modes besides append."""
+from a queue or topic, with no keys and no save modes besides append.
+``acked_read``: a source that cannot replay (a classic queue, an MQTT subscription), read by
+a consumer the driver holds and acknowledged after each commit."""
 
 
 class ConnectorUnderTest:
@@ -141,6 +144,14 @@ class ConnectorUnderTest:
 
     def message_stream(self, spark: Any, options: dict[str, str], schema: str) -> Any:
         """``message_read``: a streaming DataFrame of the messages' bodies parsed as ``schema``."""
+        raise NotImplementedError
+
+    def new_acked_target(self, schema: str) -> str:
+        """``acked_read``: a fresh source that cannot replay; ``options`` reads and writes it."""
+        raise NotImplementedError
+
+    def waiting(self, target: str) -> int:
+        """``acked_read``: messages of ``target`` not yet acknowledged by any reader."""
         raise NotImplementedError
 
 
@@ -342,7 +353,7 @@ def _from_bson(column: str, value: Any) -> Any:
 class RabbitMQ(ConnectorUnderTest):
     name = "rabbitmq"
     services = ("rabbitmq",)
-    capabilities = frozenset({"message_read", "message_write"})
+    capabilities = frozenset({"message_read", "message_write", "acked_read"})
     keyed = False
     misspelled_option = ("queu", "queue")
     bad_values: ClassVar[list[tuple[str, str, list[str]]]] = [
@@ -356,6 +367,7 @@ class RabbitMQ(ConnectorUnderTest):
         self.env = env
         self.connection = rabbitmq_support.pika_connection(env)
         self.channel = self.connection.channel()
+        self.classic_queues: set[str] = set()
 
     def close(self) -> None:
         self.connection.close()
@@ -364,7 +376,18 @@ class RabbitMQ(ConnectorUnderTest):
         return rabbitmq_support.declare_stream(self.channel, rabbitmq_support.unique(schema))
 
     def options(self, target: str, **extra: object) -> dict[str, str]:
+        if target in self.classic_queues:
+            extra = {"queueType": "classic", **extra}
         return rabbitmq_support.connector_options(self.env, queue=target, **extra)
+
+    def new_acked_target(self, schema: str) -> str:
+        name = rabbitmq_support.unique(schema)
+        self.channel.queue_declare(name, durable=True, arguments={"x-queue-type": "classic"})
+        self.classic_queues.add(name)
+        return name
+
+    def waiting(self, target: str) -> int:
+        return int(self.channel.queue_declare(target, passive=True).method.message_count)
 
     def reader(self, spark: Any, schema: Any = None) -> Any:
         # Bodies parsed as JSON into the rows' schema; plain reads see whole messages.
