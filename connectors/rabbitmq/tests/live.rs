@@ -1,5 +1,6 @@
 //! Against the harness's RabbitMQ (`integration/services.sh up rabbitmq`): publishing with
-//! confirms, stream-queue ends, and exact offset-range reads.
+//! confirms, stream-queue ends, exact offset-range reads, and classic-queue consumers
+//! acknowledged after commit.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use arrow_schema::{DataType, Field, Schema};
 use lapin::options::{QueueDeclareOptions, QueueDeleteOptions};
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use spark_ds_core::ErrorKind;
+use spark_ds_core::held::{HeldStream, Limits};
 use spark_ds_core::runtime::block_on;
 use spark_ds_rabbitmq::{self as rabbitmq, Config, StreamPoint};
 use spark_ds_test_env::{options, unique};
@@ -286,6 +288,74 @@ fn declare_if_missing_creates_once_and_refuses_another_type() {
         assert_eq!(e.kind(), ErrorKind::Config, "{}", e.message());
         assert!(e.message().contains("406"), "{}", e.message());
         TestQueue { name }.delete().await;
+    })
+    .unwrap();
+}
+
+/// The message ids of a held consumer's deliveries `(after, through]`.
+fn held_ids(consumer: &mut Box<dyn HeldStream>, after: u64, through: u64) -> Vec<String> {
+    let mut ids = Vec::new();
+    for batch in consumer.batches(after, through).unwrap() {
+        let column = batch
+            .column_by_name("message_id")
+            .unwrap()
+            .as_string::<i32>();
+        ids.extend((0..batch.num_rows()).map(|i| column.value(i).to_string()));
+    }
+    ids
+}
+
+#[test]
+fn a_held_consumer_acknowledges_only_what_was_committed() {
+    block_on(async {
+        let queue = TestQueue::declare("classic", &[]).await;
+        let cfg = config(&[
+            ("queue", queue.name.as_str()),
+            ("queueType", "classic"),
+            ("prefetchCount", "8"),
+        ]);
+        publish(&cfg, bodies(20, "h")).await.unwrap();
+        let schema = rabbitmq::describe();
+        let mut consumer = rabbitmq::open_held_consumer(&cfg, &schema).await.unwrap();
+        let limits = Limits {
+            max_messages: Some(5),
+            max_bytes: None,
+        };
+        assert_eq!(consumer.poll(0, limits).await.unwrap(), 5);
+        let first: Vec<String> = (0..5).map(|i| format!("h-{i}")).collect();
+        assert_eq!(held_ids(&mut consumer, 0, 5), first);
+        // The prefetch (8) bounds what is held unacknowledged: 3 more, not 5.
+        assert_eq!(consumer.poll(5, limits).await.unwrap(), 8);
+        consumer.commit(5).await.unwrap();
+        consumer.close().await;
+        // Closed with 5..8 unacknowledged: they come back, redelivered, before the rest.
+        let mut again = rabbitmq::open_held_consumer(&cfg, &schema).await.unwrap();
+        let everything = Limits {
+            max_messages: Some(15),
+            max_bytes: None,
+        };
+        let end = again.poll(0, everything).await.unwrap();
+        assert_eq!(end, 8, "the prefetch bounds a fresh consumer too");
+        let ids = held_ids(&mut again, 0, end);
+        assert_eq!(&ids[..3], ["h-5", "h-6", "h-7"]);
+        let redelivered = again.batches(0, 3).unwrap()[0]
+            .column_by_name("redelivered")
+            .unwrap()
+            .as_boolean()
+            .clone();
+        assert!((0..3).all(|i| redelivered.value(i)));
+        again.commit(end).await.unwrap();
+        let rest = again.poll(end, everything).await.unwrap();
+        assert_eq!(rest - end, 7);
+        again.commit(rest).await.unwrap();
+        // Acknowledged deliveries cannot be planned again.
+        assert!(again.batches(end, rest).is_err());
+        again.close().await;
+        // 5 + 8 + 7 acknowledged: nothing comes back.
+        let mut last = rabbitmq::open_held_consumer(&cfg, &schema).await.unwrap();
+        assert_eq!(last.poll(0, everything).await.unwrap(), 0);
+        last.close().await;
+        queue.delete().await;
     })
     .unwrap();
 }
