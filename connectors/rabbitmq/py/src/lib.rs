@@ -176,10 +176,17 @@ fn parse_stream_task(task: &HashMap<String, String>) -> Result<Option<rabbitmq::
         })
     };
     let partition = task.get("partition").map_or("0", String::as_str);
+    let partition = u32::try_from(number("partition", partition)?).map_err(|_| {
+        Error::internal(
+            rabbitmq::SYSTEM,
+            "open writer",
+            format!("the stream task's `partition` is out of range: `{partition}`"),
+        )
+    })?;
     Ok(Some(rabbitmq::StreamTask {
         query_id: query_id.clone(),
         batch_id: number("batch_id", batch_id)?,
-        partition: u32::try_from(number("partition", partition)?).unwrap_or(0),
+        partition,
     }))
 }
 
