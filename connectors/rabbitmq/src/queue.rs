@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
-use futures::StreamExt;
 use futures::future::BoxFuture;
 use lapin::message::Delivery;
 use lapin::options::{
@@ -86,7 +85,7 @@ impl QueueConsumer {
     }
 
     async fn next_delivery(&mut self, wait: Duration) -> Result<Option<Delivery>> {
-        match tokio::time::timeout(wait, self.consumer.next()).await {
+        match client::next_within(&mut self.consumer, wait).await {
             Err(_) => Ok(None),
             Ok(Some(Ok(delivery))) => Ok(Some(delivery)),
             Ok(Some(Err(e))) => Err(errors::client("consume", &self.object(), e)),

@@ -17,7 +17,6 @@ use arrow_array::RecordBatch;
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
 use arrow_schema::SchemaRef;
-use futures::StreamExt;
 use futures::future::BoxFuture;
 use lapin::options::{BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
@@ -105,7 +104,8 @@ impl StreamConsumer {
 
     /// The next delivery and its stream offset, or `None` when none comes within `wait`.
     async fn next(&mut self, wait: Duration) -> Result<Option<(lapin::message::Delivery, u64)>> {
-        let delivery = match tokio::time::timeout(wait, self.consumer.next()).await {
+        let ready = client::next_within(&mut self.consumer, wait).await;
+        let delivery = match ready {
             Err(_) => return Ok(None),
             Ok(None) => {
                 return Err(Error::transient(
