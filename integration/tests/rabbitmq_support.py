@@ -15,6 +15,7 @@ __all__ = [
     "drain",
     "pika_connection",
     "rabbitmqctl",
+    "unacknowledged",
     "unique",
 ]
 
@@ -24,10 +25,25 @@ def connector_options(env: dict[str, Any], **extra: object) -> dict[str, str]:
     return service_options(env, "rabbitmq", **extra)
 
 
-def rabbitmqctl(*args: str) -> None:
-    """The harness broker's `rabbitmqctl` (creating users for login tests)."""
+def rabbitmqctl(*args: str) -> str:
+    """The harness broker's `rabbitmqctl` (creating users for login tests): its output."""
     services = Path(__file__).resolve().parents[1] / "services.sh"
-    subprocess.run([str(services), "rabbitmqctl", *args], check=True, capture_output=True)
+    done = subprocess.run(
+        [str(services), "rabbitmqctl", *args], check=True, capture_output=True, text=True
+    )
+    return done.stdout
+
+
+def unacknowledged(queue: str) -> int:
+    """Messages of `queue` no consumer has acknowledged: ready ones and delivered ones alike
+    (a passive declare counts only the ready ones)."""
+    for line in rabbitmqctl("list_queues", "-q", "--no-table-headers", "name", "messages").split(
+        "\n"
+    ):
+        name, _, count = line.rpartition("\t")
+        if name == queue:
+            return int(count)
+    raise AssertionError(f"queue {queue} not listed by rabbitmqctl")
 
 
 def pika_connection(env: dict[str, Any]) -> Any:

@@ -387,7 +387,7 @@ class RabbitMQ(ConnectorUnderTest):
         return name
 
     def waiting(self, target: str) -> int:
-        return int(self.channel.queue_declare(target, passive=True).method.message_count)
+        return rabbitmq_support.unacknowledged(target)
 
     def reader(self, spark: Any, schema: Any = None) -> Any:
         # Bodies parsed as JSON into the rows' schema; plain reads see whole messages.
