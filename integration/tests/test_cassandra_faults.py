@@ -29,6 +29,9 @@ READ_PACING = {"fetchSize": "200", "readsPerSec": "20"}
 # The restart test's read: slower, so its tasks (6 of ~10k rows, 2 at a time) span the
 # restart even when the suite's load delays when the restart begins.
 RESTART_READ_PACING = {"fetchSize": "200", "readsPerSec": "8"}
+# ... and its write: each task's 30k rows (6.2 MB) take about 20 s, so the restart lands
+# mid-write even when stopping Cassandra takes seconds (unpaced, a write could end first).
+RESTART_WRITE_PACING = {"writeThroughputMBPerSec": "0.3"}
 # The retry budget given to the connector in the connection-reset tests.
 RETRY_BUDGET_MS = 60_000
 # A restart of the harness's Cassandra takes tens of seconds on a busy machine: this budget
@@ -191,7 +194,8 @@ def test_cassandra_restart_mid_read_and_write_is_ridden_out(
     task_log.mark()
     started = time.monotonic()
     restart = restart_mid_job()
-    write.write.format("cassandra").options(**options, table="sink_restart").mode("append").save()
+    paced = {**options, **RESTART_WRITE_PACING}
+    write.write.format("cassandra").options(**paced, table="sink_restart").mode("append").save()
     restart.join()
     elapsed = time.monotonic() - started
     assert elapsed < RESTART_BUDGET_MS / 1000 + 120, f"write took {elapsed:.0f} s"
