@@ -59,8 +59,6 @@ pub trait Deliveries: Send {
 
 /// The consumer as the Python bridge drives it (object safe).
 pub trait HeldStream: Send {
-    /// The number of the last delivery taken so far (0 before the first).
-    fn end(&self) -> u64;
     /// Takes deliveries after `after` until the limits, the consumer's capacity, or a quiet
     /// source; returns the new end.
     fn poll(&mut self, after: u64, limits: Limits) -> BoxFuture<'_, Result<u64>>;
@@ -171,10 +169,6 @@ impl<S: Deliveries> HeldConsumer<S> {
 }
 
 impl<S: Deliveries> HeldStream for HeldConsumer<S> {
-    fn end(&self) -> u64 {
-        self.last()
-    }
-
     fn poll(&mut self, after: u64, limits: Limits) -> BoxFuture<'_, Result<u64>> {
         Box::pin(self.take(after, limits))
     }

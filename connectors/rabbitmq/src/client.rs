@@ -15,9 +15,11 @@ use async_rs::Runtime;
 use async_rs::traits::{Reactor, RuntimeKit};
 use futures::{FutureExt, StreamExt};
 use lapin::message::Delivery;
+use lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
 use lapin::tcp::{AsyncTcpStream, RustlsConnector};
+use lapin::types::{FieldTable, ShortString};
 use lapin::uri::{AMQPScheme, AMQPUri};
-use lapin::{Connection, ConnectionProperties, Consumer};
+use lapin::{Channel, Connection, ConnectionProperties, Consumer};
 use rustls::ClientConfig;
 use spark_ds_core::{ClientCache, Error, ErrorKind, Result, Secret, redact};
 use tokio::time::error::Elapsed;
@@ -218,6 +220,41 @@ async fn open_socket<RK: RuntimeKit + Send + Sync + 'static>(
             .into_rustls(&RustlsConnector::from(config), &host)
             .await?),
     }
+}
+
+/// A consumer of `queue` with `arguments`, on a channel of its own that holds at most
+/// `prefetchCount` unacknowledged deliveries (`basic.qos`, which stream queues require).
+pub async fn consume(
+    cfg: &Config,
+    queue: &str,
+    arguments: FieldTable,
+) -> Result<(Channel, Consumer)> {
+    let object = format!("queue `{queue}`");
+    let channel = channel(cfg).await?;
+    // The option's range (1–65535) fits a u16.
+    channel
+        .basic_qos(cfg.prefetch_count as u16, BasicQosOptions::default())
+        .await
+        .map_err(|e| errors::client("set the prefetch of", &object, e))?;
+    let consumer = channel
+        .basic_consume(
+            ShortString::from(queue),
+            ShortString::from(""),
+            BasicConsumeOptions::default(),
+            arguments,
+        )
+        .await
+        .map_err(|e| errors::client("consume", &object, e))?;
+    Ok((channel, consumer))
+}
+
+/// Cancels a consumer and closes its channel. Errors here lose nothing: what it had not
+/// acknowledged goes back to the queue.
+pub async fn stop_consuming(channel: &Channel, consumer: &Consumer) {
+    let _ = channel
+        .basic_cancel(consumer.tag(), BasicCancelOptions::default())
+        .await;
+    let _ = channel.close(200, ShortString::from("done")).await;
 }
 
 /// How long a consumer that finds no delivery waiting lets several accumulate.

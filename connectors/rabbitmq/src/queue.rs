@@ -13,9 +13,7 @@ use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use futures::future::BoxFuture;
 use lapin::message::Delivery;
-use lapin::options::{
-    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicQosOptions, QueueDeclareOptions,
-};
+use lapin::options::{BasicAckOptions, QueueDeclareOptions};
 use lapin::types::{FieldTable, ShortString};
 use lapin::{Channel, Consumer};
 use spark_ds_core::held::{Deliveries, HeldConsumer, HeldStream, Waits};
@@ -54,24 +52,9 @@ pub async fn open(cfg: &Config, schema: &SchemaRef) -> Result<Box<dyn HeldStream
 impl QueueConsumer {
     async fn open(cfg: &Config, schema: &SchemaRef) -> Result<QueueConsumer> {
         let queue = cfg.queue()?.to_string();
-        let object = format!("queue `{queue}`");
         let shape = RowShape::new(cfg, schema)?;
-        let channel = client::channel(cfg).await?;
-        // The option's range (1–65535) fits a u16.
-        channel
-            .basic_qos(cfg.prefetch_count as u16, BasicQosOptions::default())
-            .await
-            .map_err(|e| errors::client("set the prefetch of", &object, e))?;
-        let consumer = channel
-            .basic_consume(
-                ShortString::from(queue.as_str()),
-                ShortString::from(""),
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            )
-            .await
-            .map_err(|e| errors::client("consume", &object, e))?;
-        log::info!(target: "spark_ds::rabbitmq", "consuming {object} (prefetch {}), acknowledging after each commit", cfg.prefetch_count);
+        let (channel, consumer) = client::consume(cfg, &queue, FieldTable::default()).await?;
+        log::info!(target: "spark_ds::rabbitmq", "consuming queue `{queue}` (prefetch {}), acknowledging after each commit", cfg.prefetch_count);
         Ok(QueueConsumer {
             channel,
             consumer,
@@ -186,12 +169,7 @@ impl Deliveries for QueueConsumer {
 
     fn close(&mut self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
-            let tag = self.consumer.tag();
-            let _ = self
-                .channel
-                .basic_cancel(tag, BasicCancelOptions::default())
-                .await;
-            let _ = self.channel.close(200, ShortString::from("done")).await;
+            client::stop_consuming(&self.channel, &self.consumer).await;
             if self.shape.parses_json() {
                 log::info!(target: "spark_ds::rabbitmq", "{}: {} malformed bodies dropped", self.object(), self.shape.dropped);
             }

@@ -18,7 +18,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
 use arrow_schema::SchemaRef;
 use futures::future::BoxFuture;
-use lapin::options::{BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
+use lapin::options::BasicAckOptions;
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{Channel, Consumer};
 use serde_json::json;
@@ -73,25 +73,11 @@ struct StreamConsumer {
 impl StreamConsumer {
     async fn open(cfg: &Config, from: From) -> Result<StreamConsumer> {
         let queue = cfg.queue()?.to_string();
-        let object = format!("queue `{queue}`");
-        let channel = client::channel(cfg).await?;
-        // The option's range (1–65535) fits a u16.
-        let prefetch = cfg.prefetch_count as u16;
-        channel
-            .basic_qos(prefetch, BasicQosOptions::default())
-            .await
-            .map_err(|e| errors::client("set the prefetch of", &object, e))?;
         let mut arguments = FieldTable::default();
         arguments.insert(ShortString::from(STREAM_OFFSET), from.argument());
-        let consumer = channel
-            .basic_consume(
-                ShortString::from(queue.as_str()),
-                ShortString::from(""),
-                BasicConsumeOptions::default(),
-                arguments,
-            )
-            .await
-            .map_err(|e| errors::client("consume", &object, e))?;
+        let (channel, consumer) = client::consume(cfg, &queue, arguments).await?;
+        // The option's range (1–65535) fits a u16.
+        let prefetch = cfg.prefetch_count as u16;
         Ok(StreamConsumer {
             channel,
             consumer,
@@ -104,8 +90,7 @@ impl StreamConsumer {
 
     /// The next delivery and its stream offset, or `None` when none comes within `wait`.
     async fn next(&mut self, wait: Duration) -> Result<Option<(lapin::message::Delivery, u64)>> {
-        let ready = client::next_within(&mut self.consumer, wait).await;
-        let delivery = match ready {
+        let delivery = match client::next_within(&mut self.consumer, wait).await {
             Err(_) => return Ok(None),
             Ok(None) => {
                 return Err(Error::transient(
@@ -158,12 +143,7 @@ impl StreamConsumer {
 
     /// Stops the consumer and closes its channel; errors here lose nothing.
     async fn close(self) {
-        let tag = self.consumer.tag();
-        let _ = self
-            .channel
-            .basic_cancel(tag, BasicCancelOptions::default())
-            .await;
-        let _ = self.channel.close(200, ShortString::from("done")).await;
+        client::stop_consuming(&self.channel, &self.consumer).await;
     }
 }
 

@@ -42,11 +42,6 @@ impl HeldConsumer {
 
 #[pymethods]
 impl HeldConsumer {
-    /// The number of the last delivery taken (0 before the first).
-    fn end(&self, py: Python<'_>) -> PyResult<u64> {
-        self.with(py, |s| Ok(s.end()))
-    }
-
     /// Takes deliveries after `after` up to the limits (or until the source goes quiet);
     /// returns the new end.
     #[pyo3(signature = (after, max_messages=None, max_bytes=None))]

@@ -42,7 +42,6 @@ class BatchWriter:
 
 @final
 class HeldConsumer:
-    def end(self) -> int: ...
     def poll(
         self, after: int, max_messages: int | None = None, max_bytes: int | None = None
     ) -> int: ...
