@@ -1,6 +1,6 @@
-//! Arrow rows to raw BSON documents, straight from the Arrow arrays (no `Document` in
-//! between). The plan is built once from the schema, which is also how the driver checks
-//! that every column can be written before anything is changed.
+//! Arrow rows to BSON bytes, written straight from the Arrow arrays (no `Document` or
+//! `RawBson` in between). The plan is built once from the schema, which is also how the
+//! driver checks that every column can be written before anything is changed.
 
 use std::collections::HashSet;
 
@@ -14,10 +14,11 @@ use arrow_array::{Array, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use mongodb::bson::oid::ObjectId;
 use mongodb::bson::spec::BinarySubtype;
-use mongodb::bson::{Binary, Bson, DateTime, Decimal128, RawArrayBuf, RawBson, RawDocumentBuf};
+use mongodb::bson::{Bson, Decimal128, RawBson, RawDocument, RawDocumentBuf};
 use spark_ds_core::{Error, Result};
 
 use crate::SYSTEM;
+use crate::bson_out::{self, Key, tag};
 use crate::options::Config;
 
 const MS_PER_DAY: i64 = 86_400_000;
@@ -141,15 +142,51 @@ impl Encoder {
         &self.columns[index].0
     }
 
-    /// The value of column `index` at `row`, as written (`None`: null).
-    pub fn value(&self, batch: &RecordBatch, index: usize, row: usize) -> Result<Option<RawBson>> {
+    /// Whether nulls are left out of documents (`ignoreNullValues`) rather than written.
+    pub fn ignores_nulls(&self) -> bool {
+        self.ignore_nulls
+    }
+
+    /// Whether column `index` is null at `row` (it would be written as null, or left out).
+    pub fn is_null(&self, batch: &RecordBatch, index: usize, row: usize) -> bool {
+        matches!(self.columns[index].1, Node::Null) || batch.column(index).is_null(row)
+    }
+
+    /// Appends column `index` of `row` as an element of the document being written.
+    pub fn write_column(
+        &self,
+        batch: &RecordBatch,
+        index: usize,
+        row: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
         let (name, node) = &self.columns[index];
-        self.encode(
+        self.put(
             node,
             batch.column(index).as_ref(),
             row,
             &FieldPath::top(name),
+            Key::Name(name),
+            !self.ignore_nulls,
+            out,
         )
+    }
+
+    /// Appends the columns of `row` whose index `keep` accepts, as elements of the
+    /// document being written.
+    pub fn write_fields(
+        &self,
+        batch: &RecordBatch,
+        row: usize,
+        keep: impl Fn(usize) -> bool,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        for i in 0..self.columns.len() {
+            if keep(i) {
+                self.write_column(batch, i, row, out)?;
+            }
+        }
+        Ok(())
     }
 
     /// Row `row` as a document of the columns whose index `keep` accepts.
@@ -159,53 +196,70 @@ impl Encoder {
         row: usize,
         keep: impl Fn(usize) -> bool,
     ) -> Result<RawDocumentBuf> {
-        let mut doc = RawDocumentBuf::new();
-        for (i, (name, node)) in self.columns.iter().enumerate() {
-            if !keep(i) {
-                continue;
-            }
-            match self.encode(node, batch.column(i).as_ref(), row, &FieldPath::top(name))? {
-                Some(v) => doc.append(name, v),
-                None if self.ignore_nulls => {}
-                None => doc.append(name, RawBson::Null),
-            }
-        }
-        Ok(doc)
+        let mut out = Vec::new();
+        let at = bson_out::begin(&mut out);
+        self.write_fields(batch, row, keep, &mut out)?;
+        bson_out::end(&mut out, at)?;
+        bson_out::finish(out)
     }
 
-    fn encode(
+    /// Appends the element `key` holding `node`'s value at `row` of `array`. A null is
+    /// written as BSON null when `keep_null` holds, and left out otherwise. On an error
+    /// `out` holds part of the element: the caller drops the document.
+    #[allow(clippy::too_many_arguments)]
+    fn put(
         &self,
         node: &Node,
         array: &dyn Array,
         row: usize,
         path: &FieldPath<'_>,
-    ) -> Result<Option<RawBson>> {
-        if array.is_null(row) {
-            return Ok(None);
+        key: Key<'_>,
+        keep_null: bool,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        if matches!(node, Node::Null) || array.is_null(row) {
+            if keep_null {
+                key.put(out, tag::NULL);
+            }
+            return Ok(());
         }
-        let v = match node {
-            Node::Null => return Ok(None),
+        match node {
+            Node::Null => {}
             Node::Str { object_id } => {
                 let s = string_at(array, row);
                 match (*object_id && s.len() == 24)
                     .then(|| ObjectId::parse_str(s).ok())
                     .flatten()
                 {
-                    Some(oid) => RawBson::ObjectId(oid),
-                    None => RawBson::String(s.to_string()),
+                    Some(oid) => {
+                        key.put(out, tag::OBJECT_ID);
+                        out.extend_from_slice(&oid.bytes());
+                    }
+                    None => {
+                        key.put(out, tag::STRING);
+                        bson_out::string(out, s)?;
+                    }
                 }
             }
-            Node::Int32 => RawBson::Int32(match array.data_type() {
-                DataType::Int8 => i32::from(array.as_primitive::<Int8Type>().value(row)),
-                DataType::Int16 => i32::from(array.as_primitive::<Int16Type>().value(row)),
-                DataType::UInt8 => i32::from(array.as_primitive::<UInt8Type>().value(row)),
-                DataType::UInt16 => i32::from(array.as_primitive::<UInt16Type>().value(row)),
-                _ => array.as_primitive::<Int32Type>().value(row),
-            }),
-            Node::Int64 => RawBson::Int64(match array.data_type() {
-                DataType::UInt32 => i64::from(array.as_primitive::<UInt32Type>().value(row)),
-                _ => array.as_primitive::<Int64Type>().value(row),
-            }),
+            Node::Int32 => {
+                let v = match array.data_type() {
+                    DataType::Int8 => i32::from(array.as_primitive::<Int8Type>().value(row)),
+                    DataType::Int16 => i32::from(array.as_primitive::<Int16Type>().value(row)),
+                    DataType::UInt8 => i32::from(array.as_primitive::<UInt8Type>().value(row)),
+                    DataType::UInt16 => i32::from(array.as_primitive::<UInt16Type>().value(row)),
+                    _ => array.as_primitive::<Int32Type>().value(row),
+                };
+                key.put(out, tag::INT32);
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+            Node::Int64 => {
+                let v = match array.data_type() {
+                    DataType::UInt32 => i64::from(array.as_primitive::<UInt32Type>().value(row)),
+                    _ => array.as_primitive::<Int64Type>().value(row),
+                };
+                key.put(out, tag::INT64);
+                out.extend_from_slice(&v.to_le_bytes());
+            }
             Node::Double => {
                 let d = match array.data_type() {
                     DataType::Float16 => f64::from(array.as_primitive::<Float16Type>().value(row)),
@@ -221,11 +275,12 @@ impl Encoder {
                         ),
                     ));
                 }
-                RawBson::Double(d)
+                key.put(out, tag::DOUBLE);
+                out.extend_from_slice(&d.to_le_bytes());
             }
             Node::Decimal { scale } => {
                 let v = array.as_primitive::<Decimal128Type>().value(row);
-                RawBson::Decimal128(decimal128(v, *scale).ok_or_else(|| {
+                let d = decimal128(v, *scale).ok_or_else(|| {
                     Error::data(
                         SYSTEM,
                         "write",
@@ -233,9 +288,14 @@ impl Encoder {
                             "field `{path}`: the decimal {v}e-{scale} has more than 34 significant digits, more than BSON Decimal128 holds"
                         ),
                     )
-                })?)
+                })?;
+                key.put(out, tag::DECIMAL128);
+                out.extend_from_slice(&d.bytes());
             }
-            Node::Bool => RawBson::Boolean(array.as_boolean().value(row)),
+            Node::Bool => {
+                key.put(out, tag::BOOLEAN);
+                out.push(u8::from(array.as_boolean().value(row)));
+            }
             Node::Timestamp(unit) => {
                 let ms = match unit {
                     TimeUnit::Second => array
@@ -255,22 +315,28 @@ impl Encoder {
                         .value(row)
                         .div_euclid(1_000_000),
                 };
-                RawBson::DateTime(DateTime::from_millis(ms))
+                key.put(out, tag::DATE_TIME);
+                out.extend_from_slice(&ms.to_le_bytes());
             }
-            Node::Date32 => RawBson::DateTime(DateTime::from_millis(
-                i64::from(array.as_primitive::<Date32Type>().value(row)) * MS_PER_DAY,
-            )),
-            Node::Date64 => RawBson::DateTime(DateTime::from_millis(
-                array.as_primitive::<Date64Type>().value(row),
-            )),
+            Node::Date32 => {
+                let ms = i64::from(array.as_primitive::<Date32Type>().value(row)) * MS_PER_DAY;
+                key.put(out, tag::DATE_TIME);
+                out.extend_from_slice(&ms.to_le_bytes());
+            }
+            Node::Date64 => {
+                key.put(out, tag::DATE_TIME);
+                let ms = array.as_primitive::<Date64Type>().value(row);
+                out.extend_from_slice(&ms.to_le_bytes());
+            }
             Node::Binary { uuid } => {
-                let bytes = binary_at(array, row).to_vec();
+                let bytes = binary_at(array, row);
                 let subtype = if *uuid && bytes.len() == 16 {
                     BinarySubtype::Uuid
                 } else {
                     BinarySubtype::Generic
                 };
-                RawBson::Binary(Binary { subtype, bytes })
+                key.put(out, tag::BINARY);
+                bson_out::binary(out, u8::from(subtype), bytes)?;
             }
             Node::List(element) => {
                 // The row's range of the child array, read in place (`value(row)` would
@@ -294,49 +360,65 @@ impl Encoder {
                         (list.values(), start as usize..end as usize)
                     }
                 };
-                let mut out = RawArrayBuf::new();
-                for i in range {
+                key.put(out, tag::ARRAY);
+                let at = bson_out::begin(out);
+                for (position, i) in range.enumerate() {
                     // Arrays keep their nulls: leaving one out would shift the positions.
-                    match self.encode(element, values.as_ref(), i, path)? {
-                        Some(v) => out.push(v),
-                        None => out.push(RawBson::Null),
-                    }
+                    self.put(
+                        element,
+                        values.as_ref(),
+                        i,
+                        path,
+                        Key::Index(position),
+                        true,
+                        out,
+                    )?;
                 }
-                RawBson::Array(out)
+                bson_out::end(out, at)?;
             }
             Node::Struct(fields) => {
                 let s = array.as_struct();
-                let mut doc = RawDocumentBuf::new();
+                key.put(out, tag::DOCUMENT);
+                let at = bson_out::begin(out);
                 for (i, (name, child)) in fields.iter().enumerate() {
                     let child_path = path.child(name);
-                    match self.encode(child, s.column(i).as_ref(), row, &child_path)? {
-                        Some(v) => doc.append(name, v),
-                        None if self.ignore_nulls => {}
-                        None => doc.append(name, RawBson::Null),
-                    }
+                    self.put(
+                        child,
+                        s.column(i).as_ref(),
+                        row,
+                        &child_path,
+                        Key::Name(name),
+                        !self.ignore_nulls,
+                        out,
+                    )?;
                 }
-                RawBson::Document(doc)
+                bson_out::end(out, at)?;
             }
             Node::Map(value) => {
                 let map = array.as_map();
                 let offsets = map.value_offsets();
                 let (keys, values) = (map.keys(), map.values());
-                let mut doc = RawDocumentBuf::new();
+                key.put(out, tag::DOCUMENT);
+                let at = bson_out::begin(out);
                 for i in offsets[row] as usize..offsets[row + 1] as usize {
-                    let key = string_at(keys.as_ref(), i);
-                    check_key(key, path, self.limits)
+                    let name = string_at(keys.as_ref(), i);
+                    check_key(name, path, self.limits)
                         .map_err(|m| Error::data(SYSTEM, "write", m))?;
-                    let child_path = path.child(key);
-                    match self.encode(value, values.as_ref(), i, &child_path)? {
-                        Some(v) => doc.append(key, v),
-                        None if self.ignore_nulls => {}
-                        None => doc.append(key, RawBson::Null),
-                    }
+                    let child_path = path.child(name);
+                    self.put(
+                        value,
+                        values.as_ref(),
+                        i,
+                        &child_path,
+                        Key::Name(name),
+                        !self.ignore_nulls,
+                        out,
+                    )?;
                 }
-                RawBson::Document(doc)
+                bson_out::end(out, at)?;
             }
-        };
-        Ok(Some(v))
+        }
+        Ok(())
     }
 }
 
@@ -509,7 +591,7 @@ pub fn show(value: &RawBson) -> String {
 }
 
 /// The fields `names` of a document as `{name: value, …}` (relaxed extended JSON).
-pub fn key_of(doc: &RawDocumentBuf, names: &[String]) -> String {
+pub fn key_of(doc: &RawDocument, names: &[String]) -> String {
     let parts: Vec<String> = names
         .iter()
         .map(|n| {

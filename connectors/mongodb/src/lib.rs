@@ -2,6 +2,7 @@
 //! conversion, partitioning, reads and writes. No Python here: the pyo3 module calls the
 //! functions below.
 
+mod bson_out;
 pub mod change_stream;
 pub mod client;
 pub mod errors;
@@ -13,6 +14,7 @@ pub mod partition;
 pub mod pipeline;
 pub mod pushdown;
 pub mod read;
+mod statement;
 pub mod stream;
 pub mod to_arrow;
 pub mod write;

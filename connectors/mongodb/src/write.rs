@@ -18,22 +18,20 @@ use arrow_schema::{Schema, SchemaRef};
 use futures::StreamExt as _;
 use futures::future::BoxFuture;
 use mongodb::Database;
-use mongodb::bson::oid::ObjectId;
-use mongodb::bson::{Bson, Document, RawArrayBuf, RawDocumentBuf, doc, rawdoc};
+use mongodb::bson::{Bson, Document, RawDocumentBuf, doc};
 use spark_ds_core::{BatchSink, Error, ErrorKind, Result, RetryPolicy, TaskMetrics};
 use tokio::sync::Mutex;
 use tokio::task::JoinSet;
 
-use crate::from_arrow::{Encoder, Limits, key_of};
+use crate::from_arrow::{Encoder, Limits};
 use crate::options::{Config, OperationType, OverwriteStrategy, SaveMode};
+use crate::statement::{self, Statements, Stmt};
 use crate::{SYSTEM, client, errors, retry_policy};
 
 const LOG: &str = "spark_ds::mongodb";
 
 /// Bytes of documents per command: well under the 16 MiB a command document may have.
 const MAX_COMMAND_BYTES: usize = 8 * 1024 * 1024;
-/// Largest document the server stores.
-const MAX_DOCUMENT_BYTES: usize = 16 * 1024 * 1024;
 /// Failed keys named in one message.
 const MAX_KEYS_SHOWN: usize = 10;
 
@@ -162,13 +160,6 @@ pub(crate) async fn prepare_write(cfg: &Config, schema: &Schema, overwrite: bool
     }
 }
 
-/// One document of a bulk command: the document (insert) or the update statement, and the
-/// key that names it in messages.
-struct Stmt {
-    body: RawDocumentBuf,
-    key: RawDocumentBuf,
-}
-
 #[derive(Default)]
 struct Counters {
     rows: AtomicU64,
@@ -197,10 +188,7 @@ struct Shared {
 /// The sink of one write task.
 pub struct Writer {
     shared: Arc<Shared>,
-    enc: Encoder,
-    ids: Vec<usize>,
-    op: OperationType,
-    upsert: bool,
+    stmts: Statements,
     max_batch: usize,
     concurrent: usize,
     pending: Vec<Stmt>,
@@ -252,15 +240,12 @@ pub(crate) async fn open_writer(cfg: &Config, schema: SchemaRef) -> Result<Box<d
             ignore_duplicates: cfg.ignore_duplicates_on_insert,
             write_concern: write_concern(cfg),
             ferretdb: limits.ferretdb,
-            key_names,
+            key_names: key_names.clone(),
             policy: retry_policy(cfg),
             metrics: TaskMetrics::with_request_noun("commands"),
             counters: Counters::default(),
         }),
-        enc,
-        ids,
-        op: cfg.operation_type,
-        upsert: cfg.upsert_document,
+        stmts: Statements::new(enc, ids, key_names, cfg.operation_type, cfg.upsert_document),
         max_batch: cfg.max_batch_size,
         concurrent: cfg.concurrent_writes.max(1),
         pending: Vec::new(),
@@ -272,99 +257,6 @@ pub(crate) async fn open_writer(cfg: &Config, schema: SchemaRef) -> Result<Box<d
 }
 
 impl Writer {
-    /// The statement of one row.
-    fn statement(&self, batch: &RecordBatch, row: usize) -> Result<Stmt> {
-        let row_label = self.rows_seen + row as u64;
-        let mut filter = RawDocumentBuf::new();
-        for &i in &self.ids {
-            match self.enc.value(batch, i, row)? {
-                Some(v) => filter.append(self.enc.column_name(i), v),
-                None if self.op == OperationType::Insert => {}
-                None => {
-                    return Err(Error::data(
-                        SYSTEM,
-                        "write",
-                        format!(
-                            "row {row_label} of this task has a null `{}`: operationType `{}` finds documents by option `idFieldList` ({}), so none of them may be null",
-                            self.enc.column_name(i),
-                            self.op.name(),
-                            self.shared.key_names.join(", ")
-                        ),
-                    ));
-                }
-            }
-        }
-        let is_id = |i: usize| self.ids.contains(&i);
-        let stmt = match self.op {
-            OperationType::Insert => {
-                let doc = self.enc.document(batch, row, |_| true)?;
-                // Every document gets its `_id` here, before the first attempt, so that a
-                // resend after a cut carries the same `_id`s (see `insert`).
-                let body = if doc.get("_id").map_err(bson_error)?.is_some() {
-                    doc
-                } else {
-                    let mut body = rawdoc! { "_id": ObjectId::new() };
-                    for item in doc.iter() {
-                        let (k, v) = item.map_err(bson_error)?;
-                        body.append_ref(k, v);
-                    }
-                    body
-                };
-                if self.ids.is_empty() {
-                    if let Ok(Some(id)) = body.get("_id") {
-                        filter.append_ref("_id", id);
-                    }
-                }
-                Stmt { body, key: filter }
-            }
-            OperationType::Replace => {
-                let doc = self.enc.document(batch, row, |_| true)?;
-                Stmt {
-                    body: rawdoc! { "q": filter.clone(), "u": doc, "upsert": self.upsert, "multi": false },
-                    key: filter,
-                }
-            }
-            OperationType::Update => {
-                let id_col = self.enc.column_index("_id");
-                let set = self
-                    .enc
-                    .document(batch, row, |i| !is_id(i) && Some(i) != id_col)?;
-                let mut update = RawDocumentBuf::new();
-                // An `_id` that is not an id field can only be given to a new document.
-                let on_insert = match id_col {
-                    Some(i) if !is_id(i) => self.enc.document(batch, row, |j| j == i)?,
-                    _ => RawDocumentBuf::new(),
-                };
-                if set.is_empty() {
-                    // Nothing to change: setting the id fields to their own values makes a
-                    // statement the server accepts, and still inserts on upsert.
-                    update.append("$set", filter.clone());
-                } else {
-                    update.append("$set", set);
-                }
-                if !on_insert.is_empty() {
-                    update.append("$setOnInsert", on_insert);
-                }
-                Stmt {
-                    body: rawdoc! { "q": filter.clone(), "u": update, "upsert": self.upsert, "multi": false },
-                    key: filter,
-                }
-            }
-        };
-        if stmt.body.as_bytes().len() > MAX_DOCUMENT_BYTES {
-            return Err(Error::data(
-                SYSTEM,
-                "write",
-                format!(
-                    "the document {} (row {row_label} of this task) has {} bytes, more than the server's 16 MiB limit",
-                    key_of(&stmt.key, &self.shared.key_names),
-                    stmt.body.as_bytes().len()
-                ),
-            ));
-        }
-        Ok(stmt)
-    }
-
     async fn check_failure(&mut self) -> Result<()> {
         if let Some(e) = self.failure.lock().await.take() {
             return Err(e);
@@ -396,7 +288,9 @@ impl Writer {
     async fn write_batch(&mut self, batch: RecordBatch) -> Result<()> {
         self.check_failure().await?;
         for row in 0..batch.num_rows() {
-            let stmt = self.statement(&batch, row)?;
+            let stmt = self
+                .stmts
+                .statement(&batch, row, self.rows_seen + row as u64)?;
             let size = stmt.body.as_bytes().len();
             if !self.pending.is_empty() && self.pending_bytes + size > MAX_COMMAND_BYTES {
                 self.flush().await?;
@@ -480,19 +374,13 @@ struct Reply {
 }
 
 async fn run(shared: &Shared, stmts: &[&Stmt], ordered: bool) -> Result<Reply> {
-    let mut items = RawArrayBuf::new();
-    for s in stmts {
-        items.push(s.body.clone());
-    }
-    let mut cmd = match shared.op {
-        OperationType::Insert => {
-            rawdoc! { "insert": shared.collection.as_str(), "documents": items, "ordered": ordered }
-        }
-        _ => rawdoc! { "update": shared.collection.as_str(), "updates": items, "ordered": ordered },
-    };
-    if let Some(wc) = &shared.write_concern {
-        cmd.append("writeConcern", wc.clone());
-    }
+    let cmd = statement::command(
+        shared.op,
+        &shared.collection,
+        stmts,
+        ordered,
+        shared.write_concern.as_ref(),
+    )?;
     shared.metrics.add_request();
     let reply = shared
         .db
@@ -578,7 +466,7 @@ async fn send(shared: Arc<Shared>, stmts: Vec<Stmt>, bytes: u64) -> Result<()> {
         .map(|r| {
             format!(
                 "{} (code {}: {})",
-                key_of(&stmts[r.index].key, &shared.key_names),
+                stmts[r.index].key(shared.op, &shared.key_names),
                 r.code,
                 r.message
             )
@@ -785,6 +673,8 @@ async fn update(shared: &Shared, stmts: &[Stmt]) -> Result<Outcome> {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
+    use mongodb::bson::rawdoc;
+
     use super::*;
 
     /// The harness's server (`integration/services.sh up mongodb`).
@@ -818,7 +708,6 @@ mod tests {
     fn stmt(id: i32, v: &str) -> Stmt {
         Stmt {
             body: rawdoc! { "_id": id, "v": v },
-            key: rawdoc! { "_id": id },
         }
     }
 
