@@ -175,8 +175,8 @@ spark_ds_core::options! {
         ignore_duplicates_on_insert: Flag = "ignoreDuplicatesOnInsert", default "false";
         /// Ordered bulk writes: the server stops a batch at its first failing document.
         ordered: Flag = "ordered", default "true";
-        /// Documents per bulk write command.
-        max_batch_size: Count<1, 100_000> = "maxBatchSize", default "512";
+        /// Documents per bulk write command (at most 8 MiB of them). Default: 4096 for insert, where fewer, larger commands cost the server and the client less; 512 for replace and update, whose statements each take the server much longer (FerretDB: about 15 ms).
+        max_batch_size: OptCount<1, 100_000> = "maxBatchSize";
         /// Bulk writes in flight per task; the next bulk is built while one is in flight. Spark's tasks already write in parallel: raise it for a server with cores to spare (a single-writer server such as FerretDB on SQLite gets slower).
         concurrent_writes: Count<1, 64> = "concurrentWrites", default "1";
         /// Write concern `w`: a number of members or `majority` (default: the server's).
@@ -287,6 +287,15 @@ impl Config {
         Ok(cfg)
     }
 
+    /// Documents per bulk write command: `maxBatchSize`, else the operation's default.
+    pub fn bulk_size(&self) -> usize {
+        match (self.max_batch_size, self.operation_type) {
+            (Some(n), _) => n,
+            (None, OperationType::Insert) => 4096,
+            (None, _) => 512,
+        }
+    }
+
     fn check_exclusions(&self) -> Result<()> {
         if self.id_fields.is_empty() {
             return Err(Error::config(
@@ -366,6 +375,26 @@ mod tests {
         assert_eq!(c.parse_mode, ParseMode::Permissive);
         assert_eq!(c.namespace().unwrap(), "db.c");
         assert!(c.upsert_document && c.ordered && c.pushdown && !c.ignore_null_values);
+        assert_eq!(c.bulk_size(), 512);
+    }
+
+    #[test]
+    fn inserts_go_in_larger_bulks_unless_told() {
+        let insert = [
+            ("database", "db"),
+            ("collection", "c"),
+            ("operationType", "insert"),
+        ];
+        assert_eq!(parse(&insert).unwrap().bulk_size(), 4096);
+        let mut told = insert.to_vec();
+        told.push(("maxBatchSize", "100"));
+        assert_eq!(parse(&told).unwrap().bulk_size(), 100);
+        let update = [
+            ("database", "db"),
+            ("collection", "c"),
+            ("operationType", "update"),
+        ];
+        assert_eq!(parse(&update).unwrap().bulk_size(), 512);
     }
 
     #[test]

@@ -246,7 +246,7 @@ pub(crate) async fn open_writer(cfg: &Config, schema: SchemaRef) -> Result<Box<d
             counters: Counters::default(),
         }),
         stmts: Statements::new(enc, ids, key_names, cfg.operation_type, cfg.upsert_document),
-        max_batch: cfg.max_batch_size,
+        max_batch: cfg.bulk_size(),
         concurrent: cfg.concurrent_writes.max(1),
         pending: Vec::new(),
         pending_bytes: 0,
