@@ -41,6 +41,12 @@ impl Key<'_> {
         }
         out.push(0);
     }
+
+    /// Appends a whole element whose value is fixed-size bytes (numbers, dates, ObjectId).
+    pub(crate) fn put_fixed(self, out: &mut Vec<u8>, tag: u8, value: &[u8]) {
+        self.put(out, tag);
+        out.extend_from_slice(value);
+    }
 }
 
 fn put_digits(out: &mut Vec<u8>, mut n: usize) {
@@ -106,8 +112,12 @@ pub(crate) fn document(out: &mut Vec<u8>, key: Key<'_>, doc: &RawDocumentBuf) {
 
 /// The bytes of a document built with `begin`/`end` from position 0.
 pub(crate) fn finish(bytes: Vec<u8>) -> Result<RawDocumentBuf> {
-    RawDocumentBuf::from_bytes(bytes)
-        .map_err(|e| Error::internal(SYSTEM, "write", format!("malformed BSON built: {e}")))
+    RawDocumentBuf::from_bytes(bytes).map_err(malformed)
+}
+
+/// A document the writer built does not read back as BSON: a bug here, not bad input.
+pub(crate) fn malformed(e: impl std::fmt::Display) -> Error {
+    Error::internal(SYSTEM, "write", format!("malformed BSON built: {e}"))
 }
 
 #[cfg(test)]

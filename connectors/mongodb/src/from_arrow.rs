@@ -14,7 +14,7 @@ use arrow_array::{Array, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use mongodb::bson::oid::ObjectId;
 use mongodb::bson::spec::BinarySubtype;
-use mongodb::bson::{Bson, Decimal128, RawBson, RawDocument, RawDocumentBuf};
+use mongodb::bson::{Bson, Decimal128, RawBson, RawDocument};
 use spark_ds_core::{Error, Result};
 
 use crate::SYSTEM;
@@ -190,12 +190,13 @@ impl Encoder {
     }
 
     /// Row `row` as a document of the columns whose index `keep` accepts.
-    pub fn document(
+    #[cfg(test)]
+    fn document(
         &self,
         batch: &RecordBatch,
         row: usize,
         keep: impl Fn(usize) -> bool,
-    ) -> Result<RawDocumentBuf> {
+    ) -> Result<mongodb::bson::RawDocumentBuf> {
         let mut out = Vec::new();
         let at = bson_out::begin(&mut out);
         self.write_fields(batch, row, keep, &mut out)?;
@@ -231,10 +232,7 @@ impl Encoder {
                     .then(|| ObjectId::parse_str(s).ok())
                     .flatten()
                 {
-                    Some(oid) => {
-                        key.put(out, tag::OBJECT_ID);
-                        out.extend_from_slice(&oid.bytes());
-                    }
+                    Some(oid) => key.put_fixed(out, tag::OBJECT_ID, &oid.bytes()),
                     None => {
                         key.put(out, tag::STRING);
                         bson_out::string(out, s)?;
@@ -249,16 +247,14 @@ impl Encoder {
                     DataType::UInt16 => i32::from(array.as_primitive::<UInt16Type>().value(row)),
                     _ => array.as_primitive::<Int32Type>().value(row),
                 };
-                key.put(out, tag::INT32);
-                out.extend_from_slice(&v.to_le_bytes());
+                key.put_fixed(out, tag::INT32, &v.to_le_bytes());
             }
             Node::Int64 => {
                 let v = match array.data_type() {
                     DataType::UInt32 => i64::from(array.as_primitive::<UInt32Type>().value(row)),
                     _ => array.as_primitive::<Int64Type>().value(row),
                 };
-                key.put(out, tag::INT64);
-                out.extend_from_slice(&v.to_le_bytes());
+                key.put_fixed(out, tag::INT64, &v.to_le_bytes());
             }
             Node::Double => {
                 let d = match array.data_type() {
@@ -275,8 +271,7 @@ impl Encoder {
                         ),
                     ));
                 }
-                key.put(out, tag::DOUBLE);
-                out.extend_from_slice(&d.to_le_bytes());
+                key.put_fixed(out, tag::DOUBLE, &d.to_le_bytes());
             }
             Node::Decimal { scale } => {
                 let v = array.as_primitive::<Decimal128Type>().value(row);
@@ -289,44 +284,15 @@ impl Encoder {
                         ),
                     )
                 })?;
-                key.put(out, tag::DECIMAL128);
-                out.extend_from_slice(&d.bytes());
+                key.put_fixed(out, tag::DECIMAL128, &d.bytes());
             }
             Node::Bool => {
-                key.put(out, tag::BOOLEAN);
-                out.push(u8::from(array.as_boolean().value(row)));
+                let b = array.as_boolean().value(row);
+                key.put_fixed(out, tag::BOOLEAN, &[u8::from(b)]);
             }
-            Node::Timestamp(unit) => {
-                let ms = match unit {
-                    TimeUnit::Second => array
-                        .as_primitive::<TimestampSecondType>()
-                        .value(row)
-                        .saturating_mul(1000),
-                    TimeUnit::Millisecond => {
-                        array.as_primitive::<TimestampMillisecondType>().value(row)
-                    }
-                    // BSON dates hold milliseconds: finer digits are cut (toward the past).
-                    TimeUnit::Microsecond => array
-                        .as_primitive::<TimestampMicrosecondType>()
-                        .value(row)
-                        .div_euclid(1000),
-                    TimeUnit::Nanosecond => array
-                        .as_primitive::<TimestampNanosecondType>()
-                        .value(row)
-                        .div_euclid(1_000_000),
-                };
-                key.put(out, tag::DATE_TIME);
-                out.extend_from_slice(&ms.to_le_bytes());
-            }
-            Node::Date32 => {
-                let ms = i64::from(array.as_primitive::<Date32Type>().value(row)) * MS_PER_DAY;
-                key.put(out, tag::DATE_TIME);
-                out.extend_from_slice(&ms.to_le_bytes());
-            }
-            Node::Date64 => {
-                key.put(out, tag::DATE_TIME);
-                let ms = array.as_primitive::<Date64Type>().value(row);
-                out.extend_from_slice(&ms.to_le_bytes());
+            Node::Timestamp(_) | Node::Date32 | Node::Date64 => {
+                let ms = millis(node, array, row);
+                key.put_fixed(out, tag::DATE_TIME, &ms.to_le_bytes());
             }
             Node::Binary { uuid } => {
                 let bytes = binary_at(array, row);
@@ -419,6 +385,30 @@ impl Encoder {
             }
         }
         Ok(())
+    }
+}
+
+/// A date or timestamp value as BSON's milliseconds since the epoch.
+fn millis(node: &Node, array: &dyn Array, row: usize) -> i64 {
+    match node {
+        Node::Timestamp(TimeUnit::Second) => array
+            .as_primitive::<TimestampSecondType>()
+            .value(row)
+            .saturating_mul(1000),
+        Node::Timestamp(TimeUnit::Millisecond) => {
+            array.as_primitive::<TimestampMillisecondType>().value(row)
+        }
+        // BSON dates hold milliseconds: finer digits are cut (toward the past).
+        Node::Timestamp(TimeUnit::Microsecond) => array
+            .as_primitive::<TimestampMicrosecondType>()
+            .value(row)
+            .div_euclid(1000),
+        Node::Timestamp(TimeUnit::Nanosecond) => array
+            .as_primitive::<TimestampNanosecondType>()
+            .value(row)
+            .div_euclid(1_000_000),
+        Node::Date32 => i64::from(array.as_primitive::<Date32Type>().value(row)) * MS_PER_DAY,
+        _ => array.as_primitive::<Date64Type>().value(row),
     }
 }
 

@@ -50,14 +50,21 @@ pub(crate) struct Statements {
 }
 
 impl Statements {
+    /// `ids`: the id fields as column indexes; none means documents are named by `_id`.
     pub(crate) fn new(
         enc: Encoder,
         ids: Vec<usize>,
-        key_names: Vec<String>,
         op: OperationType,
         upsert: bool,
     ) -> Statements {
         let id_column = enc.column_index("_id");
+        let key_names = if ids.is_empty() {
+            vec!["_id".to_string()]
+        } else {
+            ids.iter()
+                .map(|i| enc.column_name(*i).to_string())
+                .collect()
+        };
         Statements {
             enc,
             ids,
@@ -67,6 +74,11 @@ impl Statements {
             id_column,
             size_hint: 64,
         }
+    }
+
+    /// The fields that name a document in messages.
+    pub(crate) fn key_names(&self) -> &[String] {
+        &self.key_names
     }
 
     /// The statement of `row`; `row_label` is its number within the task, for messages.
@@ -80,23 +92,19 @@ impl Statements {
         let at = bson_out::begin(&mut out);
         match self.op {
             OperationType::Insert => self.insert(batch, row, &mut out)?,
-            OperationType::Replace => {
+            OperationType::Replace | OperationType::Update => {
                 let filter = self.filter(batch, row, row_label)?;
                 bson_out::document(&mut out, Key::Name("q"), &filter);
                 Key::Name("u").put(&mut out, tag::DOCUMENT);
                 let u = bson_out::begin(&mut out);
-                self.enc.write_fields(batch, row, |_| true, &mut out)?;
+                if self.op == OperationType::Replace {
+                    self.enc.write_fields(batch, row, |_| true, &mut out)?;
+                } else {
+                    self.update(batch, row, &filter, &mut out)?;
+                }
                 bson_out::end(&mut out, u)?;
-                self.flags(&mut out);
-            }
-            OperationType::Update => {
-                let filter = self.filter(batch, row, row_label)?;
-                bson_out::document(&mut out, Key::Name("q"), &filter);
-                Key::Name("u").put(&mut out, tag::DOCUMENT);
-                let u = bson_out::begin(&mut out);
-                self.update(batch, row, &filter, &mut out)?;
-                bson_out::end(&mut out, u)?;
-                self.flags(&mut out);
+                Key::Name("upsert").put_fixed(&mut out, tag::BOOLEAN, &[u8::from(self.upsert)]);
+                Key::Name("multi").put_fixed(&mut out, tag::BOOLEAN, &[0]);
             }
         }
         bson_out::end(&mut out, at)?;
@@ -127,8 +135,7 @@ impl Statements {
             Some(i) => !self.enc.is_null(batch, i, row) || !self.enc.ignores_nulls(),
         };
         if !written {
-            Key::Name("_id").put(out, tag::OBJECT_ID);
-            out.extend_from_slice(&ObjectId::new().bytes());
+            Key::Name("_id").put_fixed(out, tag::OBJECT_ID, &ObjectId::new().bytes());
         }
         self.enc.write_fields(batch, row, |_| true, out)
     }
@@ -191,13 +198,6 @@ impl Statements {
         }
         Ok(())
     }
-
-    fn flags(&self, out: &mut Vec<u8>) {
-        Key::Name("upsert").put(out, tag::BOOLEAN);
-        out.push(u8::from(self.upsert));
-        Key::Name("multi").put(out, tag::BOOLEAN);
-        out.push(0);
-    }
 }
 
 /// The bulk command of `stmts` on `collection`: `insert` with `documents`, or `update`
@@ -224,8 +224,7 @@ pub(crate) fn command(
         bson_out::document(&mut out, Key::Index(i), &s.body);
     }
     bson_out::end(&mut out, items)?;
-    Key::Name("ordered").put(&mut out, tag::BOOLEAN);
-    out.push(u8::from(ordered));
+    Key::Name("ordered").put_fixed(&mut out, tag::BOOLEAN, &[u8::from(ordered)]);
     if let Some(wc) = write_concern {
         bson_out::document(&mut out, Key::Name("writeConcern"), wc);
     }
@@ -256,8 +255,7 @@ mod tests {
             .iter()
             .filter_map(|n| enc.column_index(n))
             .collect();
-        let names = cfg.id_fields.clone();
-        Statements::new(enc, ids, names, cfg.operation_type, cfg.upsert_document)
+        Statements::new(enc, ids, cfg.operation_type, cfg.upsert_document)
     }
 
     fn as_doc(s: &Stmt) -> Document {

@@ -23,6 +23,7 @@ use spark_ds_core::{BatchSink, Error, ErrorKind, Result, RetryPolicy, TaskMetric
 use tokio::sync::Mutex;
 use tokio::task::JoinSet;
 
+use crate::bson_out;
 use crate::from_arrow::{Encoder, Limits};
 use crate::options::{Config, OperationType, OverwriteStrategy, SaveMode};
 use crate::statement::{self, Statements, Stmt};
@@ -188,7 +189,7 @@ struct Shared {
 /// The sink of one write task.
 pub struct Writer {
     shared: Arc<Shared>,
-    stmts: Statements,
+    statements: Statements,
     max_batch: usize,
     concurrent: usize,
     pending: Vec<Stmt>,
@@ -220,13 +221,7 @@ pub(crate) async fn open_writer(cfg: &Config, schema: SchemaRef) -> Result<Box<d
     let limits = server_limits(cfg).await?;
     let enc = Encoder::new(cfg, &schema, limits)?;
     let ids = id_columns(cfg, &enc)?;
-    let key_names = if ids.is_empty() {
-        vec!["_id".to_string()]
-    } else {
-        ids.iter()
-            .map(|i| enc.column_name(*i).to_string())
-            .collect()
-    };
+    let statements = Statements::new(enc, ids, cfg.operation_type, cfg.upsert_document);
     let client = client::client(cfg).await?;
     let ns = cfg.namespace()?;
     log::info!(target: LOG, "mongodb write {ns}: writer open");
@@ -240,12 +235,12 @@ pub(crate) async fn open_writer(cfg: &Config, schema: SchemaRef) -> Result<Box<d
             ignore_duplicates: cfg.ignore_duplicates_on_insert,
             write_concern: write_concern(cfg),
             ferretdb: limits.ferretdb,
-            key_names: key_names.clone(),
+            key_names: statements.key_names().to_vec(),
             policy: retry_policy(cfg),
             metrics: TaskMetrics::with_request_noun("commands"),
             counters: Counters::default(),
         }),
-        stmts: Statements::new(enc, ids, key_names, cfg.operation_type, cfg.upsert_document),
+        statements,
         max_batch: cfg.bulk_size(),
         concurrent: cfg.concurrent_writes.max(1),
         pending: Vec::new(),
@@ -289,7 +284,7 @@ impl Writer {
         self.check_failure().await?;
         for row in 0..batch.num_rows() {
             let stmt = self
-                .stmts
+                .statements
                 .statement(&batch, row, self.rows_seen + row as u64)?;
             let size = stmt.body.as_bytes().len();
             if !self.pending.is_empty() && self.pending_bytes + size > MAX_COMMAND_BYTES {
@@ -352,10 +347,6 @@ impl BatchSink for Writer {
     fn finish(&mut self) -> BoxFuture<'_, Result<Vec<(String, u64)>>> {
         Box::pin(self.finish_all())
     }
-}
-
-fn bson_error(e: mongodb::bson::raw::Error) -> Error {
-    Error::internal(SYSTEM, "write", format!("malformed BSON built: {e}"))
 }
 
 /// One statement the server refused.
@@ -590,7 +581,7 @@ async fn stored(shared: &Shared, stmts: &[(usize, &Stmt)]) -> Result<Vec<usize>>
     let mut ids = Vec::with_capacity(stmts.len());
     let mut wanted = Vec::with_capacity(stmts.len());
     for (index, stmt) in stmts {
-        let doc = Document::try_from(stmt.body.as_ref()).map_err(bson_error)?;
+        let doc = Document::try_from(stmt.body.as_ref()).map_err(bson_out::malformed)?;
         if let Some(id) = doc.get("_id") {
             ids.push(id.clone());
             wanted.push((*index, doc));
