@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 
 class Background:
@@ -32,3 +33,19 @@ class Background:
         self.thread.join()
         if self.error is not None:
             raise self.error
+
+
+def wait_for_a_task_at_work(
+    task_log: Any, opened: Callable[[str], bool], what: str, timeout_s: float = 120
+) -> None:
+    """Until a line logged since the task log's mark shows a task at work (``opened``).
+
+    The connector's own line is the signal, not Spark's status tracker: a task counts as
+    running there long before its Python worker has started, and on a loaded machine the
+    tracker's view lags behind the tasks by seconds."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if any(opened(line) for line in task_log.lines()):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"no task {what} within {timeout_s} s")

@@ -9,9 +9,11 @@ per-task summary lines (logged at INFO, collected from every Python worker throu
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
+import fault_support
 import pytest
 from cassandra_support import connector_options, cql_session, create_keyspace, unique
 from fault_support import Background
@@ -81,19 +83,19 @@ def proxied_options(env, toxiproxy, keyspace: str, table: str) -> dict[str, str]
     )
 
 
-def wait_for_a_running_task(spark, timeout_s: float = 120) -> None:
-    tracker = spark.sparkContext.statusTracker()
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        for stage in tracker.getActiveStageIds():
-            info = tracker.getStageInfo(stage)
-            if info is not None and info.numActiveTasks > 0:
-                return
-        time.sleep(0.05)
-    raise AssertionError(f"no Spark task started within {timeout_s} s")
+# The line a task logs once its session is open and its statement prepared.
+TASK_AT_WORK = re.compile(
+    r"spark_ds\.cassandra: (read|write) \S+.*: (SELECT|INSERT|UPDATE|DELETE) "
+)
 
 
-def cut_connections_for(spark, toxiproxy, proxy: str, seconds: float) -> Background:
+def wait_for_a_task_at_work(task_log) -> None:
+    fault_support.wait_for_a_task_at_work(
+        task_log, lambda line: TASK_AT_WORK.search(line) is not None, "began to read or write"
+    )
+
+
+def cut_connections_for(task_log, toxiproxy, proxy: str, seconds: float) -> Background:
     """Mid-job, resets every connection through the proxy and refuses new ones for `seconds`."""
 
     def fault() -> None:
@@ -103,7 +105,7 @@ def cut_connections_for(spark, toxiproxy, proxy: str, seconds: float) -> Backgro
         toxiproxy.enable(proxy)
         toxiproxy.remove_toxic(proxy, toxic)
 
-    return Background(lambda: wait_for_a_running_task(spark), fault, FAULT_AFTER_S)
+    return Background(lambda: wait_for_a_task_at_work(task_log), fault, FAULT_AFTER_S)
 
 
 def assert_fault_was_ridden_out(task_log, task_prefix: str, tasks: int) -> None:
@@ -122,7 +124,7 @@ def test_connection_reset_mid_read_still_reads_exactly(
     df = spark.read.format("cassandra").options(**options).load()
     tasks = df.rdd.getNumPartitions()
     task_log.mark()
-    fault = cut_connections_for(spark, toxiproxy, toxiproxy.created[-1], seconds=2)
+    fault = cut_connections_for(task_log, toxiproxy, toxiproxy.created[-1], seconds=2)
     ids = [r.id for r in df.select("id").collect()]
     fault.join()
     assert len(ids) == ROWS
@@ -139,7 +141,7 @@ def test_connection_reset_mid_write_writes_exactly(
     df = spark.range(ROWS).selectExpr("CAST(id AS INT) AS id", "repeat('y', 200) AS payload")
     tasks = df.rdd.getNumPartitions()
     task_log.mark()
-    fault = cut_connections_for(spark, toxiproxy, toxiproxy.created[-1], seconds=2)
+    fault = cut_connections_for(task_log, toxiproxy, toxiproxy.created[-1], seconds=2)
     df.write.format("cassandra").options(**options).mode("append").save()
     fault.join()
     count = cql.execute(f"SELECT count(*) FROM {keyspace}.sink_reset").one()[0]
@@ -170,7 +172,7 @@ def test_cassandra_restart_mid_read_and_write_is_ridden_out(
         def restart() -> None:
             services_env.restart("cassandra")
 
-        return Background(lambda: wait_for_a_running_task(spark), restart, FAULT_AFTER_S)
+        return Background(lambda: wait_for_a_task_at_work(task_log), restart, FAULT_AFTER_S)
 
     read = (
         spark.read.format("cassandra")

@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import fault_support
 import pytest
 from fault_support import Background
 from mongodb_support import connector_options, unique
@@ -127,16 +128,13 @@ def mid_job(task_log: Any, action: Callable[[], None]) -> Background:
     return Background(lambda: wait_for_a_task_at_work(task_log), action, FAULT_AFTER_S)
 
 
-def wait_for_a_task_at_work(task_log: Any, timeout_s: float = 120) -> None:
-    """Until a task logs (since the log's mark) that its cursor or writer is open. A Spark
-    task counts as running long before that while its Python worker starts, which can take
-    seconds on a loaded machine."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if any(line.endswith((": cursor open", ": writer open")) for line in task_log.lines()):
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"no task opened a cursor or writer within {timeout_s} s")
+def wait_for_a_task_at_work(task_log: Any) -> None:
+    """Until a task logs that its cursor or writer is open."""
+    fault_support.wait_for_a_task_at_work(
+        task_log,
+        lambda line: line.endswith((": cursor open", ": writer open")),
+        "opened a cursor or writer",
+    )
 
 
 def assert_fault_was_ridden_out(task_log: Any, task_prefix: str, tasks: int, rows: int) -> None:
