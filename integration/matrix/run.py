@@ -407,12 +407,13 @@ def summarise(data: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
             else:
                 cell["not_offered"] += 1
                 if "does not declare capability" in message:
-                    message = "not offered: the connector does not declare it"
+                    message = f"not offered: {NOT_DECLARED}"
                 cell["notes"].append(message)
     return out
 
 
 NONE = "-"  # no test of this capability ran
+NOT_DECLARED = "the connector does not declare it"
 
 
 def cell_text(cell: dict[str, Any] | None) -> str:
@@ -427,12 +428,25 @@ def cell_text(cell: dict[str, Any] | None) -> str:
     return "not offered: " + "; ".join(n.removeprefix("not offered: ") for n in notes)
 
 
+def undeclared(results: dict[str, Any]) -> set[tuple[str, str]]:
+    """(connector, capability) pairs the connector does not declare, as any line's tests
+    found (on an older line a test may skip for the version before it checks)."""
+    return {
+        (run["connector"], capability)
+        for run in results["runs"]
+        if "connector" in run
+        for capability, cell in run["cells"].items()
+        if any(NOT_DECLARED in note for note in cell["notes"])
+    }
+
+
 def render(results: dict[str, Any]) -> str:
     header = ["connector", "PySpark", "mode", *CAPABILITIES, "paths taken"]
     lines = [
         "| " + " | ".join(header) + " |",
         "| " + " | ".join("---" for _ in header) + " |",
     ]
+    not_declared = undeclared(results)
     for run in sorted(results["runs"], key=_run_key):
         if "skipped" in run or "error" in run:
             why = run.get("skipped") or run.get("error")
@@ -444,11 +458,16 @@ def render(results: dict[str, Any]) -> str:
             continue
         cells = run["cells"]
         paths = run.get("paths", {})
-        taken = ", ".join(f"{k}: {paths[k]}" for k in ("pushdown", "stream_write") if k in paths)
+        # A path is named only where the connector offers the capability that takes it.
+        taken = ", ".join(
+            f"{k}: {paths[k]}"
+            for k in ("pushdown", "stream_write")
+            if k in paths and (run["connector"], k) not in not_declared
+        )
         lines.append(
             f"| {run['connector']} | {run['pyspark']} | {run['mode']} | "
             + " | ".join(cell_text(cells.get(c)) for c in CAPABILITIES)
-            + f" | {taken} |"
+            + f" | {taken or NONE} |"
         )
     return "\n".join(lines)
 
@@ -463,6 +482,25 @@ def audit_text(audit: dict[str, Any] | None) -> str:
     if audit["problems"]:
         return "auditwheel: **" + "; ".join(audit["problems"]) + "**"
     return f"auditwheel: consistent with `{audit['tag']}`, no library outside the policy"
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def provenance(results: dict[str, Any]) -> str:
+    """Per connector: when its rows were tested and with which wheel (a run limited to some
+    connectors keeps the others' earlier rows)."""
+    seen: dict[str, set[str]] = {}
+    for run in results["runs"]:
+        connector = run.get("connector")
+        if not connector:
+            continue
+        digest = run.get("wheels", {}).get(f"spark_ds_{connector}", "?")
+        seen.setdefault(connector, set()).add(f"{run.get('tested', '?')}, wheel `{digest}`")
+    return "\n".join(
+        f"- {connector}: " + "; ".join(sorted(when)) for connector, when in sorted(seen.items())
+    )
 
 
 def write_results(results: dict[str, Any]) -> str:
@@ -494,7 +532,8 @@ def write_results(results: dict[str, Any]) -> str:
         f"{BEGIN}\n{table}\n{END}\n\n"
         "`-`: no test of that capability runs in that mode. The pipeline test runs in classic\n"
         "mode only: `spark-pipelines` starts its own Spark Connect server whatever the mode.\n\n"
-        f"Wheels tested:\n\n{wheels}\n"
+        f"Each connector's rows were tested:\n\n{provenance(results)}\n\n"
+        f"Wheels of the last run:\n\n{wheels}\n"
         + ("\n## Failures\n\n" + "\n".join(notes) + "\n" if notes else "")
     )
     RESULTS_MD.write_text(text)
@@ -514,6 +553,19 @@ def update_readme(table: str) -> None:
     README.write_text(text[:start] + "\n" + table + "\n" + text[end:])
 
 
+def replaced_rows(
+    runs: dict[tuple[str, str, str], dict[str, Any]], line: str, mode: str, data: dict[str, Any]
+) -> list[tuple[str, str, str]]:
+    """The earlier rows a new run of (line, mode) replaces: those of the connectors it
+    measured, so a run limited to one connector (-k) keeps the others' rows; all of them
+    when the run was skipped or failed to start."""
+    same = [k for k in runs if k[1] == line and k[2] == mode]
+    if "skipped" in data or "error" in data:
+        return same
+    measured = {"all"} | set(summarise(data))
+    return [k for k in same if k[0] in measured]
+
+
 def run_lines(
     args: argparse.Namespace,
     patches: dict[str, str],
@@ -529,9 +581,10 @@ def run_lines(
             data = run_mode(
                 python, version, mode, args.cache, None if args.all_tests else args.select
             )
-            for key in [k for k in runs if k[1] == line and k[2] == mode]:
+            for key in replaced_rows(runs, line, mode, data):
                 del runs[key]
             base = {
+                "tested": now(),
                 "line": line,
                 "pyspark": version,
                 "mode": mode,
@@ -605,7 +658,7 @@ def main() -> None:
         if "cluster" in modes:
             restore_cluster()
     results = {
-        "generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "generated": now(),
         "wheels": [
             {
                 "name": w.name,
