@@ -11,6 +11,7 @@ through ``SPARK_DS_LOG_FILE``, see conftest) must count retries, and their rows 
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -36,6 +37,9 @@ PACING_MS = 50
 READ_PACING = {"batchSize": "100"}
 WRITE_PACING = {"maxBatchSize": "100", "concurrentWrites": "2"}
 RETRY_BUDGET_MS = 60_000
+# A silent server: replies are cut after this long, and swallowed for SILENCE_S.
+SILENT_REQUEST_TIMEOUT_MS = 2_000
+SILENCE_S = 4
 # A restart of the harness's FerretDB, through a loaded machine: this budget (and an
 # attempt limit that never binds first) rides it out.
 RESTART_BUDGET_MS = 120_000
@@ -107,6 +111,15 @@ class Proxy:
         self.toxiproxy.enable(self.name)
         self.toxiproxy.remove_toxic(self.name, toxic)
 
+    def silent_for(self, seconds: float) -> None:
+        """Replies are swallowed for `seconds`: connections stay open and the server's
+        answers to requests already sent never arrive. Lifting it ends those connections
+        (Toxiproxy closes them), so only a client that cuts the silence itself, within
+        `requestTimeoutMs`, logs that it did."""
+        toxic = self.toxiproxy.timeout(self.name, timeout_ms=0)
+        time.sleep(seconds)
+        self.toxiproxy.remove_toxic(self.name, toxic)
+
     def held_during(self, action: Callable[[], None]) -> None:
         """Runs `action` while requests wait in the proxy (replies still flow): a task at
         work is then waiting on the server throughout, so it cannot finish first."""
@@ -176,6 +189,69 @@ def test_connection_cut_mid_read_resumes_exactly(
     assert got == expected_rows()
     assert_fault_was_ridden_out(task_log, "read partition", tasks=tasks, rows=READ_ROWS)
     assert any("resumed after" in line for line in task_log.lines()), "no cursor was resumed"
+
+
+def bounded(spark: Any, job: Callable[[], Any], what: str) -> Any:
+    """`job`'s result, run on this thread (a Spark session's writer needs it); a watchdog
+    cancels its Spark jobs once it runs far past the retry budget (a hang), which fails it
+    rather than leave it holding the suite."""
+    hung = threading.Event()
+
+    def cancel() -> None:
+        hung.set()
+        spark.sparkContext.cancelAllJobs()
+
+    watchdog = threading.Timer(RETRY_BUDGET_MS / 1000 + 90, cancel)
+    watchdog.start()
+    try:
+        return job()
+    except Exception:
+        if hung.is_set():
+            pytest.fail(f"the {what} hung on a server that stopped answering")
+        raise
+    finally:
+        watchdog.cancel()
+
+
+def test_a_server_that_stops_answering_mid_read_is_cut_off_and_resumed(
+    spark: Any, proxy: Proxy, source: str, task_log: Any
+) -> None:
+    """The driver has no socket timeout: `requestTimeoutMs` cuts a reply that never comes,
+    and the cursor resumes exactly once the server answers again."""
+    options = proxy.options(source, requestTimeoutMs=SILENT_REQUEST_TIMEOUT_MS)
+    df = read(spark, options)
+    tasks = df.rdd.getNumPartitions()
+    task_log.mark()
+    fault = mid_job(task_log, lambda: proxy.silent_for(SILENCE_S))
+    got = Counter(tuple(r) for r in bounded(spark, df.collect, "read"))
+    fault.join()
+    assert got == expected_rows()
+    assert_fault_was_ridden_out(task_log, "read partition", tasks=tasks, rows=READ_ROWS)
+    assert any("no reply from the server within 2000 ms" in line for line in task_log.lines())
+
+
+def test_a_server_that_stops_answering_mid_insert_is_cut_off_and_written_exactly(
+    spark: Any, mongo: Any, database: str, proxy: Proxy, task_log: Any
+) -> None:
+    coll = unique("silent")
+    df = spark.range(WRITE_ROWS).selectExpr("CAST(id AS INT) AS n", "repeat('y', 100) AS payload")
+    tasks = df.rdd.getNumPartitions()
+    task_log.mark()
+    fault = mid_job(task_log, lambda: proxy.silent_for(SILENCE_S))
+    options = proxy.options(
+        coll,
+        operationType="insert",
+        requestTimeoutMs=SILENT_REQUEST_TIMEOUT_MS,
+        logLevel="debug",  # each retried attempt's cause
+        **WRITE_PACING,
+    )
+    writer = df.write.format("mongodb").options(**options).mode("append")
+    bounded(spark, writer.save, "write")
+    fault.join()
+    stored = Counter(d["n"] for d in mongo[database][coll].find({}, {"n": 1}))
+    assert stored == Counter(range(WRITE_ROWS))
+    assert_fault_was_ridden_out(task_log, f"write {database}.{coll}", tasks=tasks, rows=WRITE_ROWS)
+    assert any("no reply from the server within 2000 ms" in line for line in task_log.lines())
 
 
 def test_a_read_that_cannot_resume_exactly_fails_clearly(

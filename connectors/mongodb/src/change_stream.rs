@@ -30,6 +30,7 @@ use spark_ds_core::{BatchSource, Error, ErrorKind, Result, TaskMetrics};
 
 use crate::SYSTEM;
 use crate::client;
+use crate::deadline;
 use crate::errors;
 use crate::options::{Config, FullDocument, FullDocumentBefore};
 use crate::pipeline;
@@ -177,10 +178,15 @@ pub async fn latest_offset(
     let mut end = start.clone();
     let mut seen = 0u64;
     while max_rows.is_none_or(|m| seen < m) {
-        let Some(event) = stream.next_if_any().await.map_err(|e| {
-            errors::driver("change stream", &cfg.namespace().unwrap_or_default(), e)
-        })?
-        else {
+        let ns = cfg.namespace()?;
+        let next = async {
+            stream
+                .next_if_any()
+                .await
+                .map_err(|e| errors::driver("change stream", &ns, e))
+        };
+        let limit = cfg.timeouts.request_timeout;
+        let Some(event) = deadline::within(limit, "change stream", &ns, next).await? else {
             break;
         };
         let next = position(&event_token(&event)?)?;
@@ -245,6 +251,7 @@ pub async fn open_reader(
         until,
         full_document_only: cfg.full_document_only,
         ns: cfg.namespace()?,
+        request_timeout: cfg.timeouts.request_timeout,
         metrics: TaskMetrics::with_request_noun("events"),
         done: false,
     }))
@@ -257,6 +264,8 @@ struct EventReader {
     until: String,
     full_document_only: bool,
     ns: String,
+    /// How long one getMore (which the server holds for `AWAIT` at most) may take.
+    request_timeout: Duration,
     metrics: TaskMetrics,
     done: bool,
 }
@@ -264,11 +273,14 @@ struct EventReader {
 impl EventReader {
     async fn next(&mut self) -> Result<Option<RecordBatch>> {
         while !self.done && self.builder.len() < BATCH_ROWS {
-            let event = self
-                .stream
-                .next_if_any()
-                .await
-                .map_err(|e| errors::driver("change stream", &self.ns, e))?;
+            let next = async {
+                self.stream
+                    .next_if_any()
+                    .await
+                    .map_err(|e| errors::driver("change stream", &self.ns, e))
+            };
+            let event =
+                deadline::within(self.request_timeout, "change stream", &self.ns, next).await?;
             let Some(event) = event else {
                 // The events of a planned batch exist: waiting is a slow server, not the end.
                 continue;

@@ -5,6 +5,7 @@
 mod bson_out;
 pub mod change_stream;
 pub mod client;
+mod deadline;
 pub mod errors;
 pub mod from_arrow;
 pub mod hints;

@@ -27,7 +27,7 @@ use crate::options::{self, Config};
 use crate::partition::{self, Partition};
 use crate::to_arrow::BatchBuilder;
 use crate::{SYSTEM, retry_policy};
-use crate::{client, errors, pipeline, pushdown};
+use crate::{client, deadline, errors, pipeline, pushdown};
 
 const LOG: &str = "spark_ds::mongodb";
 
@@ -165,6 +165,7 @@ pub(crate) async fn open_reader(
         ns,
         endpoint: client::endpoint_label(cfg),
         policy: retry_policy(cfg),
+        request_timeout: cfg.timeouts.request_timeout,
         metrics: metrics.clone(),
         label: label.clone(),
     };
@@ -297,6 +298,8 @@ struct Source {
     ns: String,
     endpoint: String,
     policy: RetryPolicy,
+    /// How long one reply (the aggregate's or a getMore's) may take.
+    request_timeout: Duration,
     metrics: Arc<TaskMetrics>,
     label: String,
 }
@@ -304,12 +307,30 @@ struct Source {
 impl Source {
     async fn open(&self) -> Result<RawBatchCursor> {
         self.metrics.add_request();
-        self.coll
-            .aggregate(self.stages.clone())
-            .with_options(self.options.clone())
-            .batch()
+        let aggregate = async {
+            self.coll
+                .aggregate(self.stages.clone())
+                .with_options(self.options.clone())
+                .batch()
+                .await
+                .map_err(|e| read_error(&self.client, &self.ns, e))
+        };
+        deadline::within(self.request_timeout, "read", &self.ns, aggregate).await
+    }
+
+    /// The cursor's next batch: `None` at its end.
+    async fn next_batch(&self, cursor: &mut RawBatchCursor) -> Option<Result<RawBatch>> {
+        let next = async {
+            match cursor.next().await {
+                None => Ok(None),
+                Some(batch) => batch
+                    .map(Some)
+                    .map_err(|e| read_error(&self.client, &self.ns, e)),
+            }
+        };
+        deadline::within(self.request_timeout, "read", &self.ns, next)
             .await
-            .map_err(|e| read_error(&self.client, &self.ns, e))
+            .transpose()
     }
 
     /// `step` under the retry policy, retries counted in the task's metrics; a failure
@@ -345,7 +366,7 @@ impl Source {
         // When the cursor first failed since documents last flowed.
         let mut stalled: Option<tokio::time::Instant> = None;
         loop {
-            let Some(next) = cursor.next().await else {
+            let Some(next) = self.next_batch(&mut cursor).await else {
                 return;
             };
             if !std::mem::take(&mut first) {
@@ -353,8 +374,7 @@ impl Source {
             }
             let chunk = match next {
                 Ok(raw) => Some(Chunk { raw, skip: 0 }),
-                Err(e) => {
-                    let error = read_error(&self.client, &self.ns, e);
+                Err(error) => {
                     let resumed = if resumable(&error) {
                         self.resume(error, &delivered, &mut stalled).await
                     } else {
@@ -451,12 +471,12 @@ impl Source {
         let mut replay = Replay::new(delivered);
         let mut first = true;
         loop {
-            let next = cursor.next().await;
+            let next = self.next_batch(&mut cursor).await;
             if next.is_some() && !std::mem::take(&mut first) {
                 self.metrics.add_request();
             }
             let raw = match next {
-                Some(batch) => batch.map_err(|e| read_error(&self.client, &self.ns, e))?,
+                Some(batch) => batch?,
                 None if delivered.count == 0 => return Ok((cursor, None)),
                 None => {
                     return Err(self.changed(delivered, "it now ends before them"));

@@ -12,6 +12,7 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use arrow_array::RecordBatch;
 use arrow_schema::{Schema, SchemaRef};
@@ -27,7 +28,7 @@ use crate::bson_out;
 use crate::from_arrow::{Encoder, Limits};
 use crate::options::{Config, OperationType, OverwriteStrategy, SaveMode};
 use crate::statement::{self, Statements, Stmt};
-use crate::{SYSTEM, client, errors, retry_policy};
+use crate::{SYSTEM, client, deadline, errors, retry_policy};
 
 const LOG: &str = "spark_ds::mongodb";
 
@@ -182,6 +183,8 @@ struct Shared {
     ferretdb: bool,
     key_names: Vec<String>,
     policy: RetryPolicy,
+    /// How long one command's reply may take.
+    request_timeout: Duration,
     metrics: TaskMetrics,
     counters: Counters,
 }
@@ -237,6 +240,7 @@ pub(crate) async fn open_writer(cfg: &Config, schema: SchemaRef) -> Result<Box<d
             ferretdb: limits.ferretdb,
             key_names: statements.key_names().to_vec(),
             policy: retry_policy(cfg),
+            request_timeout: cfg.timeouts.request_timeout,
             metrics: TaskMetrics::with_request_noun("commands"),
             counters: Counters::default(),
         }),
@@ -373,11 +377,14 @@ async fn run(shared: &Shared, stmts: &[&Stmt], ordered: bool) -> Result<Reply> {
         shared.write_concern.as_ref(),
     )?;
     shared.metrics.add_request();
-    let reply = shared
-        .db
-        .run_raw_command(cmd)
-        .await
-        .map_err(|e| errors::driver("write", &shared.ns, e))?;
+    let command = async {
+        shared
+            .db
+            .run_raw_command(cmd)
+            .await
+            .map_err(|e| errors::driver("write", &shared.ns, e))
+    };
+    let reply = deadline::within(shared.request_timeout, "write", &shared.ns, command).await?;
     parse_reply(&reply, &shared.ns)
 }
 
@@ -587,17 +594,22 @@ async fn stored(shared: &Shared, stmts: &[(usize, &Stmt)]) -> Result<Vec<usize>>
             wanted.push((*index, doc));
         }
     }
-    let check = |e| errors::driver("write (checking a resent bulk)", &shared.ns, e);
-    let mut cursor = shared
-        .db
-        .collection::<Document>(&shared.collection)
-        .find(doc! { "_id": { "$in": ids } })
-        .await
-        .map_err(check)?;
-    let mut found = Vec::new();
-    while let Some(doc) = cursor.next().await {
-        found.push(doc.map_err(check)?);
-    }
+    let operation = "write (checking a resent bulk)";
+    let check = |e| errors::driver(operation, &shared.ns, e);
+    let found = async {
+        let mut cursor = shared
+            .db
+            .collection::<Document>(&shared.collection)
+            .find(doc! { "_id": { "$in": ids } })
+            .await
+            .map_err(check)?;
+        let mut found = Vec::new();
+        while let Some(doc) = cursor.next().await {
+            found.push(doc.map_err(check)?);
+        }
+        Ok(found)
+    };
+    let found = deadline::within(shared.request_timeout, operation, &shared.ns, found).await?;
     // Equal as documents: field order aside (the server puts `_id` first).
     Ok(wanted
         .into_iter()
@@ -691,6 +703,7 @@ mod tests {
             ferretdb: true,
             key_names: vec!["_id".into()],
             policy: retry_policy(cfg),
+            request_timeout: cfg.timeouts.request_timeout,
             metrics: TaskMetrics::new(),
             counters: Counters::default(),
         }
