@@ -491,16 +491,19 @@ def now() -> str:
 def provenance(results: dict[str, Any]) -> str:
     """Per connector: when its rows were tested and with which wheel (a run limited to some
     connectors keeps the others' earlier rows)."""
-    seen: dict[str, set[str]] = {}
+    seen: dict[tuple[str, str], list[str]] = {}
     for run in results["runs"]:
         connector = run.get("connector")
         if not connector:
             continue
         digest = run.get("wheels", {}).get(f"spark_ds_{connector}", "?")
-        seen.setdefault(connector, set()).add(f"{run.get('tested', '?')}, wheel `{digest}`")
-    return "\n".join(
-        f"- {connector}: " + "; ".join(sorted(when)) for connector, when in sorted(seen.items())
-    )
+        seen.setdefault((connector, digest), []).append(run.get("tested", "?"))
+    lines = []
+    for (connector, digest), times in sorted(seen.items()):
+        first, last = min(times), max(times)
+        when = first if first == last else f"{first} to {last}"
+        lines.append(f"- {connector}: {when}, wheel `{digest}`")
+    return "\n".join(lines)
 
 
 def write_results(results: dict[str, Any]) -> str:
