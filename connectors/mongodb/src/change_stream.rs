@@ -175,17 +175,17 @@ pub async fn latest_offset(
         _ => None,
     };
     let mut stream = open(cfg, token_of(&start)?).await?;
+    let ns = cfg.namespace()?;
+    let limit = cfg.timeouts.request_timeout;
     let mut end = start.clone();
     let mut seen = 0u64;
     while max_rows.is_none_or(|m| seen < m) {
-        let ns = cfg.namespace()?;
         let next = async {
             stream
                 .next_if_any()
                 .await
                 .map_err(|e| errors::driver("change stream", &ns, e))
         };
-        let limit = cfg.timeouts.request_timeout;
         let Some(event) = deadline::within(limit, "change stream", &ns, next).await? else {
             break;
         };
